@@ -1,0 +1,32 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+/// Deterministic ids. Every id afk hands to T3 (project, thread, command, message) and
+/// the run id in the commit trailer is derived from stable facts, never random, so that
+/// a tick retrying after a crash at any step sends the same ids again: T3 applies a
+/// repeated commandId once and rejects a reused thread id, so no second agent starts.
+///
+/// Ids are RFC 9562 UUIDv5 (SHA-1 name-based) in afk's own namespace, lower-case hex
+/// with dashes: URL-safe, fixed length, no secret input. Repository names enter in
+/// canonical (lower-case) form.
+
+#include "afk/issue.hpp"
+
+#include <string>
+#include <string_view>
+
+namespace afk {
+
+/// UUIDv5 of `name` in afk's namespace.
+[[nodiscard]] std::string derive_uuid(std::string_view name);
+
+[[nodiscard]] std::string derive_project_id(const RepoName& repo);
+[[nodiscard]] std::string derive_run_id(const IssueRef& issue, int attempt);
+[[nodiscard]] std::string derive_thread_id(const IssueRef& issue, int attempt);
+/// Id of one command of a run; `step` names it ("thread.create", "turn.start:1",
+/// "approval.respond:<request id>", …). The same (issue, attempt, step) always gives
+/// the same id.
+[[nodiscard]] std::string derive_command_id(const IssueRef& issue, int attempt,
+                                            std::string_view step);
+
+} // namespace afk
