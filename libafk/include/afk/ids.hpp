@@ -8,7 +8,10 @@
 ///
 /// Ids are RFC 9562 UUIDv5 (SHA-1 name-based) in afk's own namespace, lower-case hex
 /// with dashes: URL-safe, fixed length, no secret input. Repository names enter in
-/// canonical (lower-case) form.
+/// canonical (lower-case) form. The names hashed are "project:<repo>",
+/// "run:<repo>#<n>:<attempt>", "thread:<repo>#<n>:<attempt>" and
+/// "command:<repo>#<n>:<attempt>:<step>"; changing them, or afk's namespace, would make
+/// every recorded id stop deriving and orphan the runs in flight.
 
 #include "afk/issue.hpp"
 
@@ -17,7 +20,7 @@
 
 namespace afk {
 
-/// UUIDv5 of `name` in afk's namespace.
+/// UUIDv5 of `name` (bytes as given) in afk's namespace.
 [[nodiscard]] std::string derive_uuid(std::string_view name);
 
 [[nodiscard]] std::string derive_project_id(const RepoName& repo);

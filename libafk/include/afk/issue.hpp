@@ -17,9 +17,10 @@
 namespace afk {
 
 /// "owner/name", validated so that it is safe to use in a filesystem path and a URL:
-/// owner 1-39 characters, name 1-100, both from [A-Za-z0-9._-], neither starting with
-/// '.' or '-', name not ending in ".git". Comparison ignores case, as GitHub and
-/// Forgejo do; canonical() is the lower-case form used for ids and paths.
+/// exactly one '/', owner 1-39 characters, name 1-100, both only ASCII [A-Za-z0-9._-]
+/// (so no "..", backslash, space, control character or Unicode look-alike), neither starting
+/// with '.' or '-', name not ending in ".git" (any case). Comparison ignores ASCII case, as
+/// GitHub and Forgejo do; canonical() is the lower-case form used for ids and paths.
 class RepoName {
 public:
   /// nullopt unless `text` is a valid "owner/name".
@@ -47,10 +48,11 @@ private:
   std::string m_name;
 };
 
-/// Why RepoName::parse refused `text`, for error messages; empty when it is valid.
+/// Why RepoName::parse refused `text`, for error messages; empty when it is valid. The
+/// reason never echoes the input and names unprintable bytes in hex.
 [[nodiscard]] std::string explain_invalid_repo_name(std::string_view text);
 
-/// One issue: "owner/repo#42".
+/// One issue: "owner/repo#42" (to_string() spells the repository as written).
 struct IssueRef {
   RepoName repo;
   std::int64_t number = 0;
@@ -66,17 +68,25 @@ struct IssueRef {
 };
 
 /// Parses "owner/repo#42". A bare "#42" or "42" resolves against `default_repo` when one
-/// is given. nullopt for anything else (numbers must be 1..2^53).
+/// is given. nullopt for anything else: numbers must be 1..2^53 written without sign or
+/// leading zeros ("#01" is refused), and nothing may surround the reference.
 [[nodiscard]] std::optional<IssueRef>
 parse_issue_ref(std::string_view text, const std::optional<RepoName>& default_repo = {});
 
 /// The issues an issue body says it is blocked by. Reads every "Blocked by" clause
-/// (case-insensitive, optionally "Blocked by:" and wrapped in Markdown emphasis or a
-/// list bullet), each running to the end of its line: "#12", "owner/repo#7" and
-/// "https://<host>/owner/repo/issues/7" references separated by commas, "and" or
-/// whitespace. The clause ends at the first word that is none of these. Same-repo
-/// references resolve against `self`; fenced code blocks and inline code are ignored;
-/// a reference to `self`'s own issue number is dropped. Sorted and de-duplicated.
+/// (case-insensitive, "Blocked-by" too, optionally "Blocked by:", anywhere in a line, so
+/// also after a list bullet or heading marker and wrapped in Markdown emphasis): "#12",
+/// "owner/repo#7", "https://<host>/[prefix/]owner/repo/issues/7" (host ignored) and
+/// Markdown links to such URLs, separated by commas, "and", "&" or whitespace. The clause
+/// ends at the first word that is none of these, or after a reference followed by
+/// '.', ';', ':', '!', '?' or ')'. Pull-request URLs (".../pull/7", ".../pulls/7") are
+/// skipped without ending the clause: they are not issues to wait for. A clause left
+/// open at the end of its line ("blocked by #3 and") continues on the next non-blank
+/// line; a "Blocked by" with nothing after it (a heading or "**Blocked by:**" line)
+/// reads the list that follows ("- #3", "1. #4", "- [ ] #5"), blank lines allowed.
+/// Fenced code blocks (``` and ~~~), inline code and HTML comments are ignored. Same-repo
+/// references resolve against `self`; a reference to `self` is dropped. Sorted and
+/// de-duplicated. Linear in the size of `body`; throws nothing but std::bad_alloc.
 [[nodiscard]] std::vector<IssueRef> parse_blocked_by(std::string_view body, const IssueRef& self);
 
 /// The label names afk reads and writes (configurable; these are the defaults).
@@ -89,8 +99,10 @@ struct LabelNames {
   bool operator==(const LabelNames&) const = default;
 };
 
-/// The lowest N among labels "<prefix>N" (N a non-negative integer, e.g. "priority:1").
-/// nullopt when no label carries a valid priority; other "<prefix>…" labels are ignored.
+/// The lowest N among labels "<prefix>N" (N a non-negative decimal int, e.g. "priority:1";
+/// the prefix matches ignoring ASCII case, as forge label names do). nullopt when no label
+/// carries a valid priority; other "<prefix>…" labels ("priority:high", "priority:",
+/// "priority:-1", "priority: 1", values above INT_MAX) are ignored.
 [[nodiscard]] std::optional<int> priority_from_labels(const std::vector<std::string>& labels,
                                                       std::string_view prefix);
 
@@ -101,6 +113,7 @@ struct IssueSummary {
   std::vector<std::string> labels;
   Timestamp created_at{};
 
+  /// Compares ignoring ASCII case: forges treat "Ready" and "ready" as one label.
   [[nodiscard]] bool has_label(std::string_view label) const;
 };
 

@@ -76,6 +76,7 @@ struct RunRecord {
   std::optional<Timestamp> dispatched_at; ///< first turn start sent
   std::optional<Timestamp> working_since; ///< agent first seen busy
   std::optional<Timestamp> first_push_at;
+  std::optional<Timestamp> last_push_at;  ///< newest pushed SHA first seen: verification starts
   std::optional<Timestamp> first_red_at;  ///< starts the fix-forward window
   std::optional<Timestamp> healthy_since; ///< green and rolled out since
   Timestamp updated_at{};
@@ -85,6 +86,7 @@ struct RunRecord {
   int fix_attempts = 0;                       ///< fix-forward turns started
   int turns = 0;                              ///< spend: agent turns started (initial + fixes)
   std::string last_turn_id;                   ///< turn the agent was last seen on
+  bool turn_seen = false;                     ///< the agent was seen on the turn afk requested last
   std::optional<Timestamp> fix_turn_sent_at;  ///< when the current fix turn was requested
   std::vector<std::string> answered_requests; ///< approval / question ids afk answered
 
