@@ -1,2 +1,735 @@
 // SPDX-License-Identifier: MIT
+#include <afk/config.hpp>
+#include <afk/error.hpp>
+
 #include <gtest/gtest.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <regex>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace {
+
+using afk::Config;
+using afk::Environment;
+
+constexpr const char* k_source = "t.toml";
+
+// The message of the Error{config} that parsing `text` throws ("" and a failure if none).
+std::string problems_of(const std::string& text, const Environment& env = {}) {
+  try {
+    (void)afk::parse_config(text, k_source, env);
+  } catch (const afk::Error& e) {
+    EXPECT_EQ(e.kind(), afk::ErrorKind::config);
+    return e.what();
+  }
+  ADD_FAILURE() << "no error for:\n" << text;
+  return {};
+}
+
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    lines.push_back(line);
+  }
+  return lines;
+}
+
+bool has_line(const std::string& message, const std::string& line) {
+  const auto lines = lines_of(message);
+  return std::find(lines.begin(), lines.end(), line) != lines.end();
+}
+
+afk::RepoName repo(const char* text) {
+  return afk::RepoName::parse(text).value();
+}
+
+std::string read_text(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  EXPECT_TRUE(in) << path;
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+// Everything an armed afk needs besides the arming keys.
+constexpr const char* k_credentials = R"(
+[tracker]
+token_file = "/run/secrets/tracker"
+login = "afk-bot"
+[t3]
+url = "http://t3:3773"
+token_file = "/run/secrets/t3"
+)";
+
+TEST(Config, defaults_are_disarmed) {
+  const Config config = afk::default_config({});
+  EXPECT_TRUE(config.kill_switch);
+  EXPECT_TRUE(config.allowlist.empty());
+  EXPECT_FALSE(config.armed());
+  EXPECT_EQ(config.disarmed_reason(), "kill switch on and allowlist empty");
+  EXPECT_EQ(config.source, std::filesystem::path());
+  Config expected;
+  EXPECT_EQ(config.tracker, expected.tracker);
+  EXPECT_EQ(config.limits, expected.limits);
+  EXPECT_EQ(config.git, expected.git);
+  EXPECT_EQ(config.deploy, expected.deploy);
+}
+
+TEST(Config, empty_file_is_valid_and_disarmed) {
+  const Config config = afk::parse_config("", k_source, {});
+  EXPECT_FALSE(config.armed());
+  EXPECT_EQ(config.source, std::filesystem::path(k_source));
+}
+
+TEST(Config, disarmed_reason_names_what_keeps_afk_inert) {
+  Config config;
+  EXPECT_EQ(config.disarmed_reason(), "kill switch on and allowlist empty");
+  config.allowlist.push_back(repo("o/r"));
+  EXPECT_EQ(config.disarmed_reason(), "kill switch on");
+  EXPECT_FALSE(config.armed());
+  config.kill_switch = false;
+  EXPECT_EQ(config.disarmed_reason(), "");
+  EXPECT_TRUE(config.armed());
+  config.allowlist.clear();
+  EXPECT_EQ(config.disarmed_reason(), "allowlist empty");
+  EXPECT_FALSE(config.armed());
+}
+
+TEST(Config, armed_only_when_kill_switch_off_and_allowlist_non_empty) {
+  const std::string credentials = k_credentials;
+  EXPECT_FALSE(afk::parse_config("kill_switch = false\n" + credentials, k_source, {}).armed());
+  EXPECT_FALSE(afk::parse_config("allowlist = [\"o/r\"]\n" + credentials, k_source, {}).armed());
+  const Config armed =
+      afk::parse_config("kill_switch = false\nallowlist = [\"o/r\"]\n" + credentials, k_source, {});
+  EXPECT_TRUE(armed.armed());
+  EXPECT_EQ(armed.disarmed_reason(), "");
+}
+
+TEST(Config, armed_requires_tracker_and_t3_credentials) {
+  const std::string message =
+      problems_of("kill_switch = false\nallowlist = [\"o/r\"]\n[tracker]\nlogin = \"afk\"\n");
+  const std::string why = ": required when armed (kill switch off and allowlist not empty)";
+  EXPECT_EQ(lines_of(message),
+            (std::vector<std::string>{"t.toml:3:1: tracker.token_file" + why,
+                                      "t.toml: t3.url" + why, "t.toml: t3.token_file" + why}))
+      << message;
+}
+
+TEST(Config, credentials_are_not_required_while_disarmed) {
+  EXPECT_NO_THROW((void)afk::parse_config("allowlist = [\"o/r\"]", k_source, {}));
+  EXPECT_NO_THROW((void)afk::parse_config("kill_switch = false", k_source, {}));
+}
+
+TEST(Config, default_config_armed_by_environment_reports_missing_credentials) {
+  try {
+    (void)afk::default_config(Environment{"off", "o/r"});
+    FAIL() << "no error";
+  } catch (const afk::Error& e) {
+    EXPECT_EQ(e.kind(), afk::ErrorKind::config);
+    EXPECT_TRUE(has_line(e.what(), "built-in defaults: tracker.token_file: required when armed "
+                                   "(kill switch off and allowlist not empty)"))
+        << e.what();
+  }
+}
+
+TEST(Config, reads_every_section) {
+  const Config config = afk::parse_config(R"(
+kill_switch = false
+allowlist = ["Acme/Shop", "acme/api"]
+max_parallel_repos = 3
+[labels]
+ready = "go"
+in_progress = "busy"
+human = "help"
+frozen = "ice"
+priority_prefix = "p"
+[limits]
+fix_forward_attempts = 0
+fix_forward_window = "90m"
+pre_push_deadline = "1h30m"
+stall_timeout = "45s"
+start_timeout = "1m"
+verify_deadline = "3h"
+healthy_for = "0s"
+budget_turns = 100
+budget_time = "1d"
+on_waiting_human = "proceed"
+[tracker]
+kind = "forgejo"
+api_url = "https://codeberg.org/api/v1"
+token_file = "/run/secrets/tracker"
+login = "afk-bot"
+trusted_permission = "maintain"
+api_version = "v1"
+web_url = "https://codeberg.org"
+[t3]
+url = "http://t3:3773"
+token_file = "/run/secrets/t3"
+server_version = "0.4.2"
+runtime_mode = "approval-required"
+[t3.model]
+instance_id = "codex_2"
+model = "gpt-5"
+[git]
+root = "/srv/afk"
+clone_url = "https://codeberg.org/{repo}.git"
+token_file = "/run/secrets/git"
+branch_prefix = "bot/afk-"
+trailer = "Run-Id"
+disk_budget = "500MiB"
+[deploy]
+stages = ["woodpecker", "kubernetes"]
+[deploy.github_checks]
+required = ["build", "test"]
+missing_grace = "0s"
+[deploy.woodpecker]
+url = "https://ci.example.com"
+token_file = "/run/secrets/woodpecker"
+[deploy.kubernetes]
+api_url = "https://k8s:6443"
+namespace = "prod"
+deployments = ["web", "worker.v2"]
+image_annotation = "example.com/sha"
+[notify]
+slack_webhook_file = "/run/secrets/slack"
+ntfy_url = "https://ntfy.sh"
+ntfy_topic = "afk"
+ntfy_token_file = "/run/secrets/ntfy"
+[repos."Acme/Shop"]
+default_branch = "trunk"
+stages = ["github_checks"]
+required_checks = ["ci"]
+kubernetes_namespace = "shop"
+kubernetes_deployments = ["shop-web"]
+)",
+                                          k_source, {});
+  using std::chrono::hours;
+  using std::chrono::minutes;
+  using std::chrono::seconds;
+  EXPECT_TRUE(config.armed());
+  EXPECT_EQ(config.allowlist, (std::vector{repo("acme/shop"), repo("acme/api")}));
+  EXPECT_EQ(config.max_parallel_repos, 3U);
+  EXPECT_EQ(config.labels, (afk::LabelNames{"go", "busy", "help", "ice", "p"}));
+  afk::LifecycleLimits limits;
+  limits.fix_forward_attempts = 0;
+  limits.fix_forward_window = minutes(90);
+  limits.pre_push_deadline = minutes(90);
+  limits.stall_timeout = seconds(45);
+  limits.start_timeout = minutes(1);
+  limits.verify_deadline = hours(3);
+  limits.healthy_for = seconds(0);
+  limits.budget_turns = 100;
+  limits.budget_time = hours(24);
+  limits.on_waiting_human = afk::HumanPolicy::proceed;
+  EXPECT_EQ(config.limits, limits);
+  EXPECT_EQ(config.tracker,
+            (afk::TrackerConfig{afk::TrackerKind::forgejo, "https://codeberg.org/api/v1",
+                                "/run/secrets/tracker", "afk-bot", afk::Permission::maintain, "v1",
+                                "https://codeberg.org"}));
+  EXPECT_EQ(config.t3,
+            (afk::T3Config{"http://t3:3773", "/run/secrets/t3", "http://t3:3773", "0.4.2",
+                           afk::ModelSelection{"codex_2", "gpt-5"}, "approval-required"}));
+  EXPECT_EQ(config.git, (afk::GitConfig{"/srv/afk", "https://codeberg.org/{repo}.git",
+                                        "/run/secrets/git", "bot/afk-", "Run-Id", 500ULL << 20U}));
+  EXPECT_EQ(config.deploy.stages,
+            (std::vector{afk::StageType::woodpecker, afk::StageType::kubernetes}));
+  EXPECT_EQ(config.deploy.github_checks, (afk::GithubChecksConfig{{"build", "test"}, seconds(0)}));
+  EXPECT_EQ(config.deploy.woodpecker,
+            (afk::WoodpeckerConfig{"https://ci.example.com", "/run/secrets/woodpecker"}));
+  EXPECT_EQ(
+      config.deploy.kubernetes,
+      (afk::KubernetesConfig{"https://k8s:6443", "prod", {"web", "worker.v2"}, "example.com/sha"}));
+  EXPECT_EQ(config.notify, (afk::NotifyConfig{"/run/secrets/slack", "https://ntfy.sh", "afk",
+                                              "/run/secrets/ntfy"}));
+  ASSERT_EQ(config.repos.size(), 1U);
+  const afk::RepoOverrides& shop = config.repos.at("acme/shop");
+  EXPECT_EQ(shop.default_branch, "trunk");
+  EXPECT_EQ(shop.stages, std::vector{afk::StageType::github_checks});
+  EXPECT_EQ(shop.required_checks, std::vector<std::string>{"ci"});
+  EXPECT_EQ(shop.kubernetes_namespace, "shop");
+  EXPECT_EQ(shop.kubernetes_deployments, std::vector<std::string>{"shop-web"});
+}
+
+TEST(Config, unset_repo_overrides_stay_unset) {
+  const Config config =
+      afk::parse_config("[repos.\"o/r\"]\ndefault_branch = \"main\"\n", k_source, {});
+  const afk::RepoOverrides& overrides = config.repos.at("o/r");
+  EXPECT_EQ(overrides.default_branch, "main");
+  EXPECT_FALSE(overrides.stages);
+  EXPECT_FALSE(overrides.required_checks);
+  EXPECT_FALSE(overrides.kubernetes_namespace);
+  EXPECT_FALSE(overrides.kubernetes_deployments);
+}
+
+TEST(Config, t3_web_url_defaults_to_url) {
+  EXPECT_EQ(afk::parse_config("[t3]\nurl = \"http://t3:1\"", k_source, {}).t3.web_url,
+            "http://t3:1");
+  EXPECT_EQ(afk::parse_config("[t3]\nurl = \"http://t3:1\"\nweb_url = \"https://t3.example\"",
+                              k_source, {})
+                .t3.web_url,
+            "https://t3.example");
+}
+
+TEST(Config, disk_budget_takes_binary_units) {
+  struct Case {
+    const char* text;
+    std::uint64_t bytes;
+  };
+  for (const Case& c : {Case{"3KiB", 3ULL << 10U}, Case{"500MiB", 500ULL << 20U},
+                        Case{"20GiB", 20ULL << 30U}, Case{"1TiB", 1ULL << 40U}}) {
+    SCOPED_TRACE(c.text);
+    const std::string text = std::string("[git]\ndisk_budget = \"") + c.text + "\"";
+    EXPECT_EQ(afk::parse_config(text, k_source, {}).git.disk_budget_bytes, c.bytes);
+  }
+}
+
+struct BadValue {
+  const char* text;
+  const char* problem; // one whole line of the message
+};
+
+TEST(Config, bad_values_are_reported_with_location_and_key) {
+  const std::vector<BadValue> cases{
+      {"kill_switch = \"yes\"", "t.toml:1:15: kill_switch: expected a boolean, got string"},
+      {"kill_switch = 1", "t.toml:1:15: kill_switch: expected a boolean, got integer"},
+      {"max_parallel_repos = 0",
+       "t.toml:1:22: max_parallel_repos: expected an integer from 1 to 64, got 0"},
+      {"max_parallel_repos = 65",
+       "t.toml:1:22: max_parallel_repos: expected an integer from 1 to 64, got 65"},
+      {"max_parallel_repos = 8.0",
+       "t.toml:1:22: max_parallel_repos: expected an integer from 1 to 64, got float"},
+      {"allowlist = \"o/r\"",
+       "t.toml:1:13: allowlist: expected an array of \"owner/name\" strings, got string"},
+      {"allowlist = [\"o/r\", \"no-slash\"]",
+       "t.toml:1:21: allowlist[1]: repository name has no '/'; expected \"owner/name\""},
+      {"allowlist = [\"o/r\", 7]",
+       "t.toml:1:21: allowlist[1]: expected a repository name \"owner/name\", got integer"},
+      {"allowlist = [\"o/r\", \"O/R\"]", "t.toml:1:21: allowlist[1]: repeats allowlist[0]"},
+      {"labels = \"ready\"", "t.toml:1:10: labels: expected a table, got string"},
+      {"[labels]\nready = \"\"", "t.toml:2:9: labels.ready: expected a non-empty string"},
+      {"[labels]\nfrozen = \"a\\u0007b\"",
+       "t.toml:2:10: labels.frozen: expected a non-empty string without control characters"},
+      {"[limits]\nstall_timeout = \"45\"",
+       "t.toml:2:17: limits.stall_timeout: expected a duration such as \"45s\", \"30m\", \"2h\", "
+       "got \"45\""},
+      {"[limits]\nstall_timeout = 45",
+       "t.toml:2:17: limits.stall_timeout: expected a duration such as \"45s\", \"30m\", \"2h\", "
+       "got integer"},
+      {"[limits]\nverify_deadline = \"0s\"",
+       "t.toml:2:19: limits.verify_deadline: expected a duration greater than 0s, got \"0s\""},
+      {"[limits]\nbudget_time = \"-1h\"",
+       "t.toml:2:15: limits.budget_time: expected a duration such as \"45s\", \"30m\", \"2h\", "
+       "got \"-1h\""},
+      {"[limits]\nfix_forward_attempts = 21",
+       "t.toml:2:24: limits.fix_forward_attempts: expected an integer from 0 to 20, got 21"},
+      {"[limits]\nbudget_turns = 0",
+       "t.toml:2:16: limits.budget_turns: expected an integer from 1 to 100, got 0"},
+      {"[limits]\non_waiting_human = \"ask\"",
+       "t.toml:2:20: limits.on_waiting_human: expected \"escalate\" or \"proceed\", got \"ask\""},
+      {"[tracker]\nkind = \"gitlab\"",
+       "t.toml:2:8: tracker.kind: expected \"github\" or \"forgejo\", got \"gitlab\""},
+      {"[tracker]\nkind = \"forgejo\"",
+       "t.toml:1:1: tracker.api_url: required when tracker.kind is \"forgejo\" (the default is "
+       "GitHub's)"},
+      {"[tracker]\napi_url = \"ftp://example.com\"",
+       "t.toml:2:11: tracker.api_url: expected an http:// or https:// URL, got "
+       "\"ftp://example.com\""},
+      {"[tracker]\nweb_url = \"https://\"",
+       "t.toml:2:11: tracker.web_url: expected an http:// or https:// URL with a host, got "
+       "\"https://\""},
+      {"[tracker]\ntoken_file = \"\"",
+       "t.toml:2:14: tracker.token_file: expected a non-empty path to a file, got \"\""},
+      {"[tracker]\ntoken_file = \"ghp_0123456789abcdef\"",
+       "t.toml:2:14: tracker.token_file: looks like a secret, not a path; secrets are not stored "
+       "in the config: give the path of a file holding it"},
+      {"[tracker]\nlogin = \"\"", "t.toml:2:9: tracker.login: expected a non-empty string"},
+      {"[tracker]\ntrusted_permission = \"admins\"",
+       "t.toml:2:22: tracker.trusted_permission: expected \"write\", \"maintain\" or \"admin\", "
+       "got \"admins\""},
+      {"[t3]\nurl = 3773", "t.toml:2:7: t3.url: expected an http:// or https:// URL, got integer"},
+      {"[t3]\nruntime_mode = \"yolo\"",
+       "t.toml:2:16: t3.runtime_mode: expected \"approval-required\", \"auto-accept-edits\", "
+       "\"full-access\" or \"auto\", got \"yolo\""},
+      {"[t3.model]\ninstance_id = \"9lives\"",
+       "t.toml:2:15: t3.model.instance_id: expected an id of letters, digits, '_' and '-' that "
+       "starts with a letter, at most 64 characters, got \"9lives\""},
+      {"[t3.model]\nmodel = \"\"", "t.toml:2:9: t3.model.model: expected a non-empty string"},
+      {"[git]\nroot = \"checkouts\"",
+       "t.toml:2:8: git.root: expected an absolute path, got \"checkouts\""},
+      {"[git]\nclone_url = \"https://github.com/x.git\"",
+       "t.toml:2:13: git.clone_url: expected a URL containing \"{repo}\" (replaced by "
+       "owner/name), got \"https://github.com/x.git\""},
+      {"[git]\nclone_url = \"https://x-access-token:s3cr3t@github.com/{repo}.git\"",
+       "t.toml:2:13: git.clone_url: URLs must not carry credentials (user:password@); secrets "
+       "are not stored in the config: use the matching *_file key"},
+      {"[notify]\nntfy_url = \"ftp://u:hunter2@ntfy.sh\"\nntfy_topic = \"afk\"",
+       "t.toml:2:12: notify.ntfy_url: URLs must not carry credentials (user:password@); secrets "
+       "are not stored in the config: use the matching *_file key"},
+      {"[git]\nbranch_prefix = \"../x\"",
+       "t.toml:2:17: git.branch_prefix: expected a branch-name prefix such as \"afk/\" (letters, "
+       "digits, '.', '_', '-' and '/'; no \"..\" or \"//\"; not starting with '/', '-' or '.'), "
+       "got \"../x\""},
+      {"[git]\ntrailer = \"AFK Run\"",
+       "t.toml:2:11: git.trailer: expected a git trailer token (letters, digits and '-', such as "
+       "\"AFK-Run\"), got \"AFK Run\""},
+      {"[git]\ndisk_budget = \"20\"",
+       "t.toml:2:15: git.disk_budget: expected a size greater than 0 with a unit such as "
+       "\"500MiB\", \"20GiB\", \"1TiB\" (KiB, MiB, GiB, TiB), got \"20\""},
+      {"[git]\ndisk_budget = \"20GB\"",
+       "t.toml:2:15: git.disk_budget: expected a size greater than 0 with a unit such as "
+       "\"500MiB\", \"20GiB\", \"1TiB\" (KiB, MiB, GiB, TiB), got \"20GB\""},
+      {"[git]\ndisk_budget = \"0GiB\"",
+       "t.toml:2:15: git.disk_budget: expected a size greater than 0 with a unit such as "
+       "\"500MiB\", \"20GiB\", \"1TiB\" (KiB, MiB, GiB, TiB), got \"0GiB\""},
+      {"[git]\ndisk_budget = \"99999999TiB\"",
+       "t.toml:2:15: git.disk_budget: expected a size greater than 0 with a unit such as "
+       "\"500MiB\", \"20GiB\", \"1TiB\" (KiB, MiB, GiB, TiB), got \"99999999TiB\""},
+      {"[deploy]\nstages = [\"github_checks\", \"jenkins\"]",
+       "t.toml:2:28: deploy.stages[1]: expected \"github_checks\", \"woodpecker\" or "
+       "\"kubernetes\", got \"jenkins\""},
+      {"[deploy]\nstages = [\"woodpecker\", \"woodpecker\"]",
+       "t.toml:2:25: deploy.stages[1]: repeats deploy.stages[0]"},
+      {"[deploy]\nstages = []",
+       "t.toml:2:10: deploy.stages: expected at least one stage: an array of \"github_checks\", "
+       "\"woodpecker\" and \"kubernetes\""},
+      {"[deploy.github_checks]\nrequired = [\"\"]",
+       "t.toml:2:13: deploy.github_checks.required[0]: expected a non-empty string"},
+      {"[deploy.github_checks]\nmissing_grace = \"soon\"",
+       "t.toml:2:17: deploy.github_checks.missing_grace: expected a duration such as \"45s\", "
+       "\"30m\", \"2h\", got \"soon\""},
+      {"[deploy.kubernetes]\nnamespace = \"Prod\"",
+       "t.toml:2:13: deploy.kubernetes.namespace: expected a Kubernetes namespace (lower-case "
+       "letters, digits and '-', at most 63 characters), got \"Prod\""},
+      {"[deploy.kubernetes]\ndeployments = [\"web_1\"]",
+       "t.toml:2:16: deploy.kubernetes.deployments[0]: expected a Kubernetes object name "
+       "(lower-case letters, digits, '-' and '.'), got \"web_1\""},
+      {"[notify]\nntfy_url = \"https://ntfy.sh\"",
+       "t.toml:1:1: notify.ntfy_topic: required when notify.ntfy_url is set"},
+      {"[repos.\"o/r\"]\nstages = [\"nope\"]",
+       "t.toml:2:11: repos.\"o/r\".stages[0]: expected \"github_checks\", \"woodpecker\" or "
+       "\"kubernetes\", got \"nope\""},
+      {"[repos.\"o/r\"]\ndefault_branch = \"main/\"",
+       "t.toml:2:18: repos.\"o/r\".default_branch: expected a branch name (letters, digits, "
+       "'.', '_', '-' and '/'), got \"main/\""},
+      {"[repos.\"bad name\"]\ndefault_branch = \"main\"",
+       "t.toml:1:8: repos.\"bad name\": repository name has no '/'; expected \"owner/name\""},
+      {"[repos.\"o/r\"]\n[repos.\"O/R\"]",
+       "t.toml:2:8: repos.\"O/R\": same repository as repos.\"o/r\" (names ignore case)"},
+      {"repos = { \"o/r\" = 1 }", "t.toml:1:19: repos.\"o/r\": expected a table, got integer"},
+  };
+  for (const BadValue& c : cases) {
+    SCOPED_TRACE(c.text);
+    const std::string message = problems_of(c.text);
+    EXPECT_EQ(message, c.problem);
+  }
+}
+
+TEST(Config, unsafe_trusted_permissions_are_refused_with_the_reason) {
+  for (const char* level : {"none", "read", "triage"}) {
+    SCOPED_TRACE(level);
+    const std::string message =
+        problems_of(std::string("[tracker]\ntrusted_permission = \"") + level + "\"");
+    EXPECT_EQ(message, std::string("t.toml:2:22: tracker.trusted_permission: \"") + level +
+                           "\" is unsafe: it would let accounts that cannot push code make afk "
+                           "push code; expected \"write\", \"maintain\" or \"admin\"");
+  }
+}
+
+TEST(Config, unknown_keys_are_reported_with_location_and_the_known_keys) {
+  EXPECT_EQ(problems_of("[labels]\nready = \"go\"\n  redy = \"x\"\n"),
+            "t.toml:3:3: labels.redy: unknown key; expected one of: ready, in_progress, human, "
+            "frozen, priority_prefix");
+  EXPECT_EQ(problems_of("[deploy.kubernetes]\nnamspace = \"x\""),
+            "t.toml:2:1: deploy.kubernetes.namspace: unknown key; expected one of: api_url, "
+            "namespace, deployments, image_annotation");
+  EXPECT_EQ(problems_of("[tracker]\nkill_switch = false"),
+            "t.toml:2:1: tracker.kill_switch: unknown key; expected one of: kind, api_url, "
+            "token_file, login, trusted_permission, api_version, web_url");
+  EXPECT_EQ(problems_of("[repos.\"o/r\"]\nbranch = \"main\""),
+            "t.toml:2:1: repos.\"o/r\".branch: unknown key; expected one of: default_branch, "
+            "stages, required_checks, kubernetes_namespace, kubernetes_deployments");
+  const std::string top = problems_of("[limit]\nbudget_turns = 3");
+  EXPECT_EQ(top.rfind("t.toml:1:2: limit: unknown key; expected one of: kill_switch, ", 0), 0U)
+      << top;
+}
+
+TEST(Config, inline_secrets_get_a_dedicated_message) {
+  const std::vector<BadValue> cases{
+      {"[tracker]\ntoken = \"ghp_x\"",
+       "t.toml:2:1: tracker.token: secrets are not stored in the config; use token_file (a path "
+       "to a file holding it)"},
+      {"[t3]\npassword = \"hunter2\"",
+       "t.toml:2:1: t3.password: secrets are not stored in the config; use token_file (a path "
+       "to a file holding it)"},
+      {"[notify]\nslack_webhook_url = \"https://hooks.slack.com/x\"",
+       "t.toml:2:1: notify.slack_webhook_url: secrets are not stored in the config; use "
+       "slack_webhook_file (a path to a file holding it)"},
+      {"[notify]\nntfy_token = \"tk_x\"",
+       "t.toml:2:1: notify.ntfy_token: secrets are not stored in the config; use "
+       "ntfy_token_file (a path to a file holding it)"},
+      {"[deploy.woodpecker]\napi_key = \"x\"",
+       "t.toml:2:1: deploy.woodpecker.api_key: secrets are not stored in the config; use "
+       "token_file (a path to a file holding it)"},
+      {"[deploy.kubernetes]\nclient_secret = \"x\"",
+       "t.toml:2:1: deploy.kubernetes.client_secret: secrets are not stored in the config, and "
+       "this table takes none"},
+  };
+  for (const BadValue& c : cases) {
+    SCOPED_TRACE(c.text);
+    const std::string message = problems_of(c.text);
+    EXPECT_EQ(message, c.problem);
+    // The secret itself is never echoed.
+    EXPECT_EQ(message.find("hunter2"), std::string::npos);
+  }
+}
+
+TEST(Config, every_problem_is_reported_at_once_in_file_order) {
+  const std::string message = problems_of(R"([limits]
+stall_timeout = "soon"
+budget_turns = 0
+[tracker]
+kind = "gitlab"
+tokn = "x"
+[git]
+trailer = ""
+)",
+                                          Environment{"maybe", "o/r,bad"});
+  EXPECT_EQ(lines_of(message),
+            (std::vector<std::string>{
+                "t.toml:2:17: limits.stall_timeout: expected a duration such as \"45s\", \"30m\", "
+                "\"2h\", got \"soon\"",
+                "t.toml:3:16: limits.budget_turns: expected an integer from 1 to 100, got 0",
+                "t.toml:5:8: tracker.kind: expected \"github\" or \"forgejo\", got \"gitlab\"",
+                "t.toml:6:1: tracker.tokn: unknown key; expected one of: kind, api_url, "
+                "token_file, login, trusted_permission, api_version, web_url",
+                "t.toml:8:11: git.trailer: expected a git trailer token (letters, digits and '-', "
+                "such as \"AFK-Run\"), got \"\"",
+                "environment variable AFK_KILL_SWITCH: expected true/false, 1/0, yes/no or "
+                "on/off, got \"maybe\"",
+                "environment variable AFK_ALLOWLIST: entry 2: repository name has no '/'; "
+                "expected \"owner/name\"",
+            }))
+      << message;
+}
+
+TEST(Config, toml_syntax_errors_carry_the_location) {
+  const std::string message = problems_of("kill_switch = true\nallowlist = [\"o/r\"\n");
+  EXPECT_EQ(message.rfind("t.toml:2:", 0), 0U) << message;
+  EXPECT_EQ(lines_of(message).size(), 1U) << message;
+  const std::string duplicate = problems_of("[labels]\nready = \"a\"\nready = \"b\"\n");
+  EXPECT_EQ(duplicate.rfind("t.toml:3:", 0), 0U) << duplicate;
+  EXPECT_NE(duplicate.find("'ready'"), std::string::npos) << duplicate;
+}
+
+TEST(Config, environment_kill_switch_accepts_only_clear_booleans) {
+  struct Case {
+    const char* value;
+    bool kill_switch;
+  };
+  for (const Case& c :
+       {Case{"true", true}, Case{"FALSE", false}, Case{"1", true}, Case{"0", false},
+        Case{"Yes", true}, Case{"no", false}, Case{"ON", true}, Case{" off ", false}}) {
+    SCOPED_TRACE(c.value);
+    EXPECT_EQ(
+        afk::parse_config("kill_switch = true", k_source, Environment{c.value, {}}).kill_switch,
+        c.kill_switch);
+    EXPECT_EQ(afk::default_config(Environment{c.value, {}}).kill_switch, c.kill_switch);
+  }
+}
+
+TEST(Config, environment_kill_switch_rejects_anything_else) {
+  for (const char* value : {"maybe", "", "2", "enabled", "t"}) {
+    SCOPED_TRACE(value);
+    EXPECT_EQ(problems_of("", Environment{value, {}}),
+              std::string("environment variable AFK_KILL_SWITCH: expected true/false, 1/0, "
+                          "yes/no or on/off, got \"") +
+                  value + "\"");
+  }
+}
+
+TEST(Config, environment_overrides_the_file) {
+  const Config config = afk::parse_config(
+      std::string("kill_switch = true\nallowlist = [\"file/repo\"]\n") + k_credentials, k_source,
+      Environment{"false", "env/one, env/two"});
+  EXPECT_FALSE(config.kill_switch);
+  EXPECT_EQ(config.allowlist, (std::vector{repo("env/one"), repo("env/two")}));
+  EXPECT_TRUE(config.armed());
+}
+
+TEST(Config, environment_allowlist_trims_names) {
+  const Config config = afk::default_config(Environment{{}, "  a/b ,c/d\t"});
+  EXPECT_EQ(config.allowlist, (std::vector{repo("a/b"), repo("c/d")}));
+}
+
+TEST(Config, empty_environment_allowlist_means_none) {
+  for (const char* value : {"", "  "}) {
+    SCOPED_TRACE(value);
+    const Config config = afk::parse_config("kill_switch = false\nallowlist = [\"o/r\"]", k_source,
+                                            Environment{{}, value});
+    EXPECT_TRUE(config.allowlist.empty());
+    EXPECT_FALSE(config.armed());
+    EXPECT_EQ(config.disarmed_reason(), "allowlist empty");
+  }
+}
+
+TEST(Config, environment_allowlist_rejects_invalid_names) {
+  const std::vector<BadValue> cases{
+      {"o/r,bad",
+       "environment variable AFK_ALLOWLIST: entry 2: repository name has no '/'; expected "
+       "\"owner/name\""},
+      {"o/r,", "environment variable AFK_ALLOWLIST: entry 2: repository name is empty"},
+      {"a/b/c",
+       "environment variable AFK_ALLOWLIST: entry 1: repository name has more than one '/'; "
+       "expected \"owner/name\""},
+      {"o/r, O/R", "environment variable AFK_ALLOWLIST: entry 2: repeats entry 1"},
+  };
+  for (const BadValue& c : cases) {
+    SCOPED_TRACE(c.text);
+    EXPECT_EQ(problems_of("", Environment{{}, c.text}), c.problem);
+  }
+}
+
+TEST(Config, repos_are_keyed_by_canonical_name) {
+  const Config config =
+      afk::parse_config("[repos.\"Acme/Shop\"]\nkubernetes_namespace = \"shop\"\n", k_source, {});
+  ASSERT_EQ(config.repos.count("acme/shop"), 1U);
+  EXPECT_EQ(config.repos.at("acme/shop").kubernetes_namespace, "shop");
+}
+
+TEST(Config, allowlisted_ignores_case) {
+  Config config;
+  config.allowlist = {repo("Acme/Shop")};
+  EXPECT_TRUE(config.allowlisted(repo("acme/shop")));
+  EXPECT_FALSE(config.allowlisted(repo("acme/api")));
+}
+
+TEST(Config, enum_names_round_trip) {
+  EXPECT_EQ(afk::to_string(afk::TrackerKind::github), "github");
+  EXPECT_EQ(afk::to_string(afk::TrackerKind::forgejo), "forgejo");
+  EXPECT_EQ(afk::to_string(afk::StageType::github_checks), "github_checks");
+  EXPECT_EQ(afk::to_string(afk::StageType::woodpecker), "woodpecker");
+  EXPECT_EQ(afk::to_string(afk::StageType::kubernetes), "kubernetes");
+  for (const auto p : {afk::Permission::none, afk::Permission::read, afk::Permission::triage,
+                       afk::Permission::write, afk::Permission::maintain, afk::Permission::admin}) {
+    EXPECT_EQ(afk::permission_from_string(afk::to_string(p)), p);
+  }
+  EXPECT_EQ(afk::permission_from_string("Write"), std::nullopt);
+  EXPECT_EQ(afk::permission_from_string(""), std::nullopt);
+}
+
+TEST(Config, load_config_names_the_path_and_the_reason_when_unreadable) {
+  const std::filesystem::path missing =
+      std::filesystem::path(testing::TempDir()) / "afk-no-such-dir" / "afk.toml";
+  try {
+    (void)afk::load_config(missing, {});
+    FAIL() << "no error";
+  } catch (const afk::Error& e) {
+    EXPECT_EQ(e.kind(), afk::ErrorKind::config);
+    EXPECT_EQ(std::string(e.what()),
+              "cannot read config file " + missing.string() + ": No such file or directory");
+  }
+  const std::filesystem::path directory = testing::TempDir();
+  try {
+    (void)afk::load_config(directory, {});
+    FAIL() << "no error";
+  } catch (const afk::Error& e) {
+    EXPECT_EQ(std::string(e.what()),
+              "cannot read config file " + directory.string() + ": Is a directory");
+  }
+}
+
+TEST(Config, load_config_reports_problems_against_the_path) {
+  const std::filesystem::path path =
+      std::filesystem::path(testing::TempDir()) / "afk-test-config.toml";
+  std::ofstream(path) << "max_parallel_repos = 100\n";
+  try {
+    (void)afk::load_config(path, {});
+    FAIL() << "no error";
+  } catch (const afk::Error& e) {
+    EXPECT_EQ(std::string(e.what()), path.string() + ":1:22: max_parallel_repos: expected an "
+                                                     "integer from 1 to 64, got 100");
+  }
+  std::ofstream(path) << "max_parallel_repos = 2\n";
+  const Config config = afk::load_config(path, {});
+  EXPECT_EQ(config.max_parallel_repos, 2U);
+  EXPECT_EQ(config.source, path);
+  std::filesystem::remove(path);
+}
+
+TEST(Config, reference_config_is_valid_disarmed_and_shows_the_defaults) {
+  Config reference = afk::load_config(AFK_REFERENCE_CONFIG, {});
+  EXPECT_FALSE(reference.armed());
+  EXPECT_EQ(reference.disarmed_reason(), "kill switch on and allowlist empty");
+  EXPECT_EQ(reference.source, std::filesystem::path(AFK_REFERENCE_CONFIG));
+  reference.source.clear();
+  const Config defaults = afk::default_config({});
+  EXPECT_EQ(reference.kill_switch, defaults.kill_switch);
+  EXPECT_EQ(reference.allowlist, defaults.allowlist);
+  EXPECT_EQ(reference.max_parallel_repos, defaults.max_parallel_repos);
+  EXPECT_EQ(reference.labels, defaults.labels);
+  EXPECT_EQ(reference.limits, defaults.limits);
+  EXPECT_EQ(reference.tracker, defaults.tracker);
+  EXPECT_EQ(reference.t3, defaults.t3);
+  EXPECT_EQ(reference.git, defaults.git);
+  EXPECT_EQ(reference.deploy, defaults.deploy);
+  EXPECT_EQ(reference.notify, defaults.notify);
+  EXPECT_EQ(reference.repos, defaults.repos);
+}
+
+// The keys the reference sets or shows as "# key = example", dotted under their (possibly
+// commented) table header, in file order.
+std::vector<std::string> documented_keys(const std::string& text) {
+  static const std::regex header(R"(^(?:# )?\[([^\]]+)\]$)");
+  static const std::regex assignment(R"(^(?:# )?([a-z_]+) = .*$)");
+  std::vector<std::string> keys;
+  std::string table;
+  for (const std::string& line : lines_of(text)) {
+    std::smatch match;
+    if (std::regex_match(line, match, header)) {
+      table = match[1];
+    } else if (std::regex_match(line, match, assignment)) {
+      keys.push_back(table.empty() ? match[1].str() : table + "." + match[1].str());
+    }
+  }
+  return keys;
+}
+
+TEST(Config, reference_config_documents_every_key_once) {
+  const std::vector<std::string> documented = documented_keys(read_text(AFK_REFERENCE_CONFIG));
+  const std::vector<std::string> known = afk::config_keys();
+  EXPECT_EQ(std::set<std::string>(documented.begin(), documented.end()).size(), documented.size())
+      << "a key is documented twice";
+  EXPECT_EQ(std::set<std::string>(documented.begin(), documented.end()),
+            std::set<std::string>(known.begin(), known.end()))
+      << "packaging/afk.toml must document every key the parser reads, and no other";
+}
+
+TEST(Config, reference_config_examples_are_valid) {
+  // Uncommenting every example must give a valid file that is complete enough to arm.
+  static const std::regex example(R"(^# ((?:[a-z_]+ = |\[).*)$)");
+  std::string text;
+  int uncommented = 0;
+  for (const std::string& line : lines_of(read_text(AFK_REFERENCE_CONFIG))) {
+    std::smatch match;
+    if (std::regex_match(line, match, example)) {
+      text += match[1].str() + "\n";
+      ++uncommented;
+    } else {
+      text += line + "\n";
+    }
+  }
+  EXPECT_GT(uncommented, 0);
+  const Config config = afk::parse_config(text, "afk.toml (examples)", Environment{"0", "o/r"});
+  EXPECT_TRUE(config.armed());
+  EXPECT_EQ(config.repos.count("owner/name"), 1U);
+  EXPECT_FALSE(config.tracker.token_file.empty());
+  EXPECT_FALSE(config.notify.ntfy_topic.empty());
+}
+
+} // namespace

@@ -8,8 +8,15 @@
 /// allowlist is empty, and either alone keeps it inert.
 ///
 /// Environment overrides for the arming keys: AFK_KILL_SWITCH (a boolean: true/false,
-/// 1/0, yes/no, on/off), AFK_ALLOWLIST (comma-separated owner/repo; empty means none).
-/// AFK_CONFIG names the file when the CLI has no --config.
+/// 1/0, yes/no, on/off, any case), AFK_ALLOWLIST (comma-separated owner/repo, spaces
+/// around names ignored; empty means none). AFK_CONFIG names the file when the CLI has no
+/// --config. When armed, tracker.token_file, tracker.login, t3.url and t3.token_file must
+/// be set. Secret files are not opened here: that is `afk doctor`'s job.
+///
+/// Problems are reported one per line, in file order: "<source>:<line>:<column>:
+/// <dotted.key>: <what was expected>". A required key that is absent is reported at its
+/// table's header, or without a position when the table is absent too; environment
+/// problems read "environment variable AFK_ALLOWLIST: <why>".
 
 #include "afk/issue.hpp"
 #include "afk/lifecycle.hpp"
@@ -150,14 +157,24 @@ struct Environment {
 
 /// Parses configuration text. `source_name` is used in error messages ("afk.toml:12:5:
 /// limits.stall_timeout: expected a duration such as \"45s\", \"30m\", \"2h\""). Every
-/// problem found is reported, one per line, in one Error{config}. Applies `env` last.
+/// problem found is reported, one per line, in one Error{config}; a TOML syntax error
+/// stops parsing and is the only one. Applies `env` last. The result's `source` is
+/// `source_name`.
 [[nodiscard]] Config parse_config(std::string_view text, std::string_view source_name,
                                   const Environment& env);
 
-/// Reads and parses `path`. Throws Error{config} if it cannot be read or is invalid.
+/// Reads and parses `path`; the result's `source` is `path`. Throws Error{config} naming
+/// the path and the OS reason if it cannot be read, or listing the problems if invalid.
 [[nodiscard]] Config load_config(const std::filesystem::path& path, const Environment& env);
 
 /// The built-in defaults with `env` applied: what afk runs with when no file is given.
+/// Throws Error{config} if `env` is invalid or arms afk (the defaults lack the keys an
+/// armed afk needs).
 [[nodiscard]] Config default_config(const Environment& env);
+
+/// Every key the file may set, dotted as in messages, in the order they are read:
+/// "kill_switch", ..., "repos.\"owner/name\".default_branch" (the name is a placeholder).
+/// Derived from the parser itself, so documentation can be checked against it.
+[[nodiscard]] std::vector<std::string> config_keys();
 
 } // namespace afk
