@@ -94,9 +94,11 @@ struct RunEvidence {
 };
 
 /// What the engine must do. Several may apply in one step; the engine performs them in
-/// the order given, then writes the record.
+/// the order given and writes the record only after all succeeded, so a failure (or a
+/// crash) leaves the old record and the next tick repeats the same step with the same
+/// deterministic ids, which T3 and the tracker apply once.
 enum class RunAction {
-  start_turn,     ///< (re)send project.create/thread.create/turn.start for the first turn
+  dispatch,       ///< prepare the worktree, send project/thread create and the first turn
   start_fix_turn, ///< follow-up turn on the same thread with the failing stages' detail
   answer_pending, ///< answer `RunStep::to_answer` by the human policy
   interrupt,      ///< interrupt the agent's turn (it is being escalated or frozen)
