@@ -1,2 +1,175 @@
 // SPDX-License-Identifier: MIT
+// End-to-end tests of the built `afk` binary: exit codes, what it prints, and that a
+// disarmed tick touches nothing.
+
+#include "support/process.hpp"
+
 #include <gtest/gtest.h>
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+
+#include <atomic>
+#include <fstream>
+#include <thread>
+
+namespace {
+
+namespace fs = std::filesystem;
+using afk::test::ProcessResult;
+
+class Cli : public ::testing::Test {
+protected:
+  void SetUp() override {
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    m_dir =
+        fs::temp_directory_path() / ("afk-cli-" + std::to_string(::getpid()) + "-" + info->name());
+    fs::remove_all(m_dir);
+    fs::create_directories(m_dir);
+  }
+  void TearDown() override { fs::remove_all(m_dir); }
+
+  fs::path write_config(const std::string& name, const std::string& text) {
+    const auto path = m_dir / name;
+    std::ofstream(path) << text;
+    return path;
+  }
+
+  ProcessResult afk(std::vector<std::string> args, std::map<std::string, std::string> env = {}) {
+    args.insert(args.begin(), AFK_BINARY);
+    env.emplace("PATH", "/usr/bin:/bin");
+    return afk::test::run_process(args, env, m_dir / "run");
+  }
+
+  fs::path m_dir;
+};
+
+TEST_F(Cli, version_prints_the_project_version) {
+  const auto r = afk({"--version"});
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_EQ(r.out, "afk 0.1.0\n");
+}
+
+TEST_F(Cli, no_verb_is_a_usage_error) {
+  const auto r = afk({});
+  EXPECT_EQ(r.exit_code, 64);
+  EXPECT_NE(r.err.find("subcommand"), std::string::npos) << r.err;
+}
+
+TEST_F(Cli, help_documents_exit_codes_and_environment) {
+  const auto r = afk({"--help"});
+  EXPECT_EQ(r.exit_code, 0);
+  for (const char* needle :
+       {"tick", "config", "78", "75", "AFK_CONFIG", "AFK_KILL_SWITCH", "AFK_ALLOWLIST"}) {
+    EXPECT_NE(r.out.find(needle), std::string::npos) << needle;
+  }
+}
+
+TEST_F(Cli, tick_with_defaults_is_disabled_and_says_why) {
+  const auto r = afk({"tick"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("afk is disabled (kill switch on and allowlist empty in built-in defaults)"),
+            std::string::npos)
+      << r.out;
+  // One JSON line per event on stderr.
+  const auto event = nlohmann::json::parse(r.err.substr(0, r.err.find('\n')));
+  EXPECT_EQ(event.at("event"), "tick_disabled");
+  EXPECT_EQ(event.at("level"), "info");
+  EXPECT_EQ(event.at("reason"), "kill switch on and allowlist empty");
+}
+
+TEST_F(Cli, either_arming_key_alone_keeps_afk_inert) {
+  const auto only_switch_off = afk({"tick"}, {{"AFK_KILL_SWITCH", "false"}});
+  EXPECT_EQ(only_switch_off.exit_code, 0) << only_switch_off.err;
+  EXPECT_NE(only_switch_off.out.find("(allowlist empty in"), std::string::npos);
+
+  const auto only_allowlist = afk({"tick"}, {{"AFK_ALLOWLIST", "acme/web"}});
+  EXPECT_EQ(only_allowlist.exit_code, 0) << only_allowlist.err;
+  EXPECT_NE(only_allowlist.out.find("(kill switch on in"), std::string::npos);
+}
+
+TEST_F(Cli, disarmed_tick_sends_not_one_request) {
+  // A loopback server stands where the tracker and T3 would be; a disarmed tick must not
+  // reach it even with everything else configured.
+  httplib::Server server;
+  std::atomic<int> requests{0};
+  server.set_pre_routing_handler([&](const httplib::Request&, httplib::Response& res) {
+    ++requests;
+    res.status = 500;
+    return httplib::Server::HandlerResponse::Handled;
+  });
+  const int port = server.bind_to_any_port("127.0.0.1");
+  std::thread thread([&] { server.listen_after_bind(); });
+  const std::string url = "http://127.0.0.1:" + std::to_string(port);
+  const auto config = write_config("afk.toml", R"(kill_switch = true
+allowlist = ["acme/web"]
+[tracker]
+api_url = ")" + url + R"("
+token_file = "/nonexistent/token"
+login = "afk-bot"
+[t3]
+url = ")" + url + R"("
+token_file = "/nonexistent/t3-token"
+)");
+  const auto r = afk({"tick", "--config", config.string()});
+  server.stop();
+  thread.join();
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(requests.load(), 0);
+  EXPECT_NE(r.out.find("kill switch on"), std::string::npos);
+}
+
+TEST_F(Cli, invalid_config_exits_78_naming_file_line_and_key) {
+  const auto config =
+      write_config("bad.toml", "kill_switch = \"yes\"\n[limits]\nstall_timeout = \"5\"\n");
+  const auto r = afk({"tick", "--config", config.string()});
+  EXPECT_EQ(r.exit_code, 78);
+  EXPECT_NE(r.err.find(config.string() + ":1:15: kill_switch: expected a boolean"),
+            std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find(config.string() + ":3:17: limits.stall_timeout"), std::string::npos)
+      << r.err;
+  EXPECT_TRUE(r.out.empty()) << r.out;
+}
+
+TEST_F(Cli, config_comes_from_afk_config_when_no_flag_is_given) {
+  const auto config = write_config("env.toml", "kill_switch = maybe\n");
+  const auto r = afk({"tick"}, {{"AFK_CONFIG", config.string()}});
+  EXPECT_EQ(r.exit_code, 78);
+  EXPECT_NE(r.err.find(config.string() + ":1:"), std::string::npos) << r.err;
+}
+
+TEST_F(Cli, missing_config_file_exits_78) {
+  const auto r = afk({"tick", "--config", (m_dir / "nope.toml").string()});
+  EXPECT_EQ(r.exit_code, 78);
+  EXPECT_NE(r.err.find("nope.toml"), std::string::npos) << r.err;
+}
+
+TEST_F(Cli, unparseable_kill_switch_from_the_environment_is_an_error_not_a_guess) {
+  const auto r = afk({"tick"}, {{"AFK_KILL_SWITCH", "maybe"}});
+  EXPECT_EQ(r.exit_code, 78);
+  EXPECT_NE(r.err.find("AFK_KILL_SWITCH"), std::string::npos) << r.err;
+}
+
+TEST_F(Cli, config_check_accepts_the_reference_config) {
+  const auto r = afk({"config", "check", "--config", AFK_REFERENCE_CONFIG});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("valid"), std::string::npos);
+  EXPECT_NE(r.out.find("disarmed: kill switch on and allowlist empty"), std::string::npos) << r.out;
+}
+
+TEST_F(Cli, armed_tick_without_adapters_refuses_and_does_nothing) {
+  const auto config = write_config("armed.toml", R"(kill_switch = false
+allowlist = ["acme/web"]
+[tracker]
+token_file = "/run/secrets/gh"
+login = "afk-bot"
+[t3]
+url = "http://127.0.0.1:1"
+token_file = "/run/secrets/t3"
+)");
+  const auto r = afk({"tick", "--config", config.string()});
+  EXPECT_EQ(r.exit_code, 69);
+  EXPECT_NE(r.err.find("nothing was done"), std::string::npos) << r.err;
+}
+
+} // namespace
