@@ -103,7 +103,14 @@ public:
     case Phase::fixing:
       if (new_push) {
         verify();
+      } else if (const auto* verdict = verdict_for_newest();
+                 verdict && verdict->verdict == Verdict::green) {
+        rec().verdicts = verdict->stages;
+        on_green();
       } else {
+        if (verdict) {
+          rec().verdicts = verdict->stages;
+        }
         watch_fix();
       }
       break;
@@ -375,9 +382,7 @@ private:
       return;
     }
     if (v == Verdict::pending) {
-      if (rec().phase != Phase::fixing) {
-        rec().phase = phase_for_pending(*verdict);
-      }
+      rec().phase = phase_for_pending(*verdict);
       wait("waiting for " + short_sha() + ": " + std::string(to_string(rec().phase)));
     } else {
       wait("verdict for " + short_sha() + " unknown; waiting");
@@ -390,33 +395,34 @@ private:
   }
 
   void on_green() {
-    if (rec().phase == Phase::fixing && agent_active(current_agent_state())) {
-      // The red went away (a re-run, a fix that landed another way): stop the fix turn.
-      add(RunAction::interrupt);
-    }
+    const bool agent_working = agent_active(current_agent_state());
+    // A red that went away while a fix turn runs (a re-run, a fix that landed another
+    // way) makes the fix turn unneeded.
+    bool interrupt_agent = rec().phase == Phase::fixing && agent_working;
     if (!rec().healthy_since) {
       rec().healthy_since = m_ev.now;
     }
     rec().phase = Phase::healthy;
-    if (since(*rec().healthy_since) >= m_limits.healthy_for) {
-      rec().phase = Phase::done;
-      rec().outcome = rec().fix_attempts > 0 ? "recovered and healthy" : "healthy";
-      add(RunAction::close_issue);
-      m_step.reason = short_sha() + " is green and rolled out; closing";
+    const bool healthy_long_enough = since(*rec().healthy_since) >= m_limits.healthy_for;
+    // Closing the issue ends the run: the agent must not keep pushing after it.
+    interrupt_agent = interrupt_agent || (healthy_long_enough && agent_working);
+    if (interrupt_agent) {
+      add(RunAction::interrupt);
+    }
+    if (!healthy_long_enough) {
+      wait(short_sha() + " is healthy since " + format_timestamp(*rec().healthy_since));
       return;
     }
-    wait(short_sha() + " is healthy since " + format_timestamp(*rec().healthy_since));
+    rec().phase = Phase::done;
+    rec().outcome = rec().fix_attempts > 0 ? "recovered and healthy" : "healthy";
+    add(RunAction::close_issue);
+    m_step.reason = short_sha() + " is green and rolled out; closing";
   }
 
   void on_red() {
     rec().healthy_since.reset();
     if (!rec().first_red_at) {
       rec().first_red_at = m_ev.now;
-    }
-    if (rec().phase == Phase::fixing) {
-      // A fix turn is already running for this red.
-      watch_fix();
-      return;
     }
     start_fix_or_freeze("post-push red on " + short_sha());
   }
