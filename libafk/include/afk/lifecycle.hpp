@@ -37,7 +37,7 @@ struct LifecycleLimits {
   Seconds verify_deadline = std::chrono::hours(2);       ///< a pushed SHA stays pending this long
   Seconds healthy_for = std::chrono::minutes(10);        ///< green + rolled out for this long
   int budget_turns = 8;                                  ///< agent turns per run, all kinds
-  Seconds budget_time = std::chrono::hours(6);           ///< wall time from claim to healthy
+  Seconds budget_time = std::chrono::hours(6); ///< wall time from claim, while nothing is pushed
   HumanPolicy on_waiting_human = HumanPolicy::escalate;
   bool operator==(const LifecycleLimits&) const = default;
 };

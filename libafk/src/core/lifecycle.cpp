@@ -91,7 +91,11 @@ public:
       return std::move(m_step);
     }
     const bool new_push = record_pushes();
-    note_turn();
+    if (rec().phase != Phase::claimed) {
+      // A claimed run has no turn of its own yet: any turn T3 shows is one a crashed
+      // tick already started with the same ids, and dispatch() adopts it as the first.
+      note_turn();
+    }
     switch (rec().phase) {
     case Phase::claimed:
       dispatch();
@@ -227,6 +231,7 @@ private:
   void dispatch() {
     add(RunAction::dispatch);
     start_turn_bookkeeping();
+    rec().last_turn_id.clear(); // the first turn has no predecessor to mistake for it
     rec().phase = Phase::dispatched;
     rec().dispatched_at = m_ev.now;
     m_step.reason = "dispatching the agent";
@@ -370,6 +375,13 @@ private:
       on_red();
       return;
     }
+    if (v == Verdict::unknown && rec().healthy_since) {
+      // A blip reading CI or the cluster says nothing about the SHA: keep the healthy
+      // clock, but do not finish on it.
+      wait("verdict for " + short_sha() + " unknown; healthy since " +
+           format_timestamp(*rec().healthy_since));
+      return;
+    }
     // pending or unknown: keep waiting up to the verification deadline.
     rec().healthy_since.reset();
     if (rec().phase == Phase::healthy) {
@@ -402,6 +414,8 @@ private:
     if (!rec().healthy_since) {
       rec().healthy_since = m_ev.now;
     }
+    // Recovered: a later red starts a new fix-forward window (attempts still add up).
+    rec().first_red_at.reset();
     rec().phase = Phase::healthy;
     const bool healthy_long_enough = since(*rec().healthy_since) >= m_limits.healthy_for;
     // Closing the issue ends the run: the agent must not keep pushing after it.
