@@ -99,6 +99,10 @@ TEST_F(Cli, disarmed_tick_sends_not_one_request) {
   });
   const int port = server.bind_to_any_port("127.0.0.1");
   std::thread thread([&] { server.listen_after_bind(); });
+  // stop() before the listen loop runs would be lost and join() would hang.
+  while (!server.is_running()) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
   const std::string url = "http://127.0.0.1:" + std::to_string(port);
   const auto config = write_config("afk.toml", R"(kill_switch = true
 allowlist = ["acme/web"]

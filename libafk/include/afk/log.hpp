@@ -57,7 +57,9 @@ public:
   void write(const LogRecord& /*record*/) override {}
 };
 
-/// One JSON object per line: {"ts":"…","level":"info","event":"…",<fields>}. Records below
+/// One JSON object per line: {"ts":"…","level":"info","event":"…",<fields>}. A field whose
+/// key is already taken (ts, level, event or an earlier field) is written as "field.<key>",
+/// prefixed again until free; invalid UTF-8 becomes U+FFFD. Records below
 /// `min_level` are dropped. `clock` stamps each line; both `out` and `clock` are borrowed
 /// and must outlive the logger. Lines are written whole and flushed (safe to share one
 /// logger between threads).
