@@ -361,3 +361,26 @@ TEST(Policy, wait_reasons_have_stable_names) {
   EXPECT_EQ(afk::to_string(WaitReason::default_branch_red), "default_branch_red");
   EXPECT_EQ(afk::to_string(WaitReason::not_checked), "not_checked");
 }
+
+TEST(Policy, a_label_applied_by_afks_own_account_is_not_trusted) {
+  afk::DispatchRules rules;
+  rules.self_login = "afk-bot";
+  const auto verdict = afk::judge_candidate(ref(1),
+                                            {.labeler = {.login = "AFK-Bot",
+                                                         .actor = LabelerEvidence::Actor::human,
+                                                         .permission = Permission::admin}},
+                                            rules);
+  ASSERT_TRUE(verdict);
+  EXPECT_EQ(verdict->reason, WaitReason::untrusted_labeler);
+  EXPECT_EQ(verdict->detail, "ready-for-agent applied by afk's own account @AFK-Bot");
+}
+
+TEST(Policy, an_unreadable_blocked_by_clause_blocks) {
+  auto evidence = trusted({{.ref = ref(4), .state = BlockerEvidence::State::closed}});
+  evidence.unreadable_blockers = {"the database migration"};
+  const auto verdict = afk::judge_candidate(ref(9), evidence, afk::DispatchRules{});
+  ASSERT_TRUE(verdict);
+  EXPECT_EQ(verdict->reason, WaitReason::blocked);
+  EXPECT_EQ(verdict->detail,
+            "blocked by an unreadable \"Blocked by\" clause (\"the database migration\")");
+}

@@ -43,6 +43,8 @@ struct BlockerEvidence {
 struct CandidateEvidence {
   LabelerEvidence labeler;
   std::vector<BlockerEvidence> blockers; ///< body "Blocked by" + native dependencies
+  /// "Blocked by" clauses afk could not read (BlockedBy::unreadable): each one blocks.
+  std::vector<std::string> unreadable_blockers;
 };
 
 /// The cheap facts about one repo, gathered by listing issues that carry afk labels.
@@ -61,6 +63,9 @@ struct DispatchRules {
   LabelNames labels;
   Permission trusted_permission = Permission::write;
   int max_candidates_checked = 3;
+  /// afk's own tracker login: a ready label it applied is never trusted (the agent, or
+  /// anything else holding afk's token, must not be able to start work for itself).
+  std::string self_login;
   /// Non-empty when afk is disarmed ("kill switch on", "allowlist empty"): nothing runs.
   std::string disarmed_reason;
 };

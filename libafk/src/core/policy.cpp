@@ -4,6 +4,7 @@
 #include <climits>
 
 #include <algorithm>
+#include <cctype>
 #include <string>
 
 namespace afk {
@@ -63,6 +64,13 @@ std::string labeler_name(const LabelerEvidence& labeler) {
   return "@" + labeler.login.value_or("?");
 }
 
+bool equal_ignoring_case(std::string_view a, std::string_view b) {
+  return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](char x, char y) {
+    return std::tolower(static_cast<unsigned char>(x)) ==
+           std::tolower(static_cast<unsigned char>(y));
+  });
+}
+
 } // namespace
 
 std::optional<IssueVerdict> judge_candidate(const IssueRef& issue,
@@ -84,6 +92,9 @@ std::optional<IssueVerdict> judge_candidate(const IssueRef& issue,
   case LabelerEvidence::Actor::human:
     break;
   }
+  if (!rules.self_login.empty() && equal_ignoring_case(*labeler.login, rules.self_login)) {
+    return untrusted(rules.labels.ready + " applied by afk's own account " + labeler_name(labeler));
+  }
   if (!labeler.permission) {
     return untrusted("cannot read the permission of " + labeler_name(labeler));
   }
@@ -103,6 +114,10 @@ std::optional<IssueVerdict> judge_candidate(const IssueRef& issue,
     if (blocker.state == BlockerEvidence::State::unknown) {
       blocked_by += " (cannot be read)";
     }
+  }
+  for (const auto& clause : evidence.unreadable_blockers) {
+    blocked_by += blocked_by.empty() ? "blocked by " : ", ";
+    blocked_by += "an unreadable \"Blocked by\" clause (\"" + clause + "\")";
   }
   if (!blocked_by.empty()) {
     return IssueVerdict{.issue = issue, .reason = WaitReason::blocked, .detail = blocked_by};
