@@ -431,8 +431,52 @@ TEST(RunRecord, hostile_values_cannot_close_the_comment_or_open_a_block) {
   EXPECT_EQ(count(block, "<"), 1U);
   EXPECT_EQ(count(block, ">"), 1U);
   EXPECT_TRUE(block.ends_with(" -->"));
-  expect_record(decode(block), record);
+  // Such a branch is not one afk writes, so the block is not trusted either.
+  expect_invalid(decode(block), "\"branch\" is not a branch name afk writes");
+  record.branch = "afk/42-x";
+  expect_record(decode(afk::encode_run_record(record)), record);
   expect_record(decode(afk::render_run_comment(record)), record);
+}
+
+TEST(RunRecord, rejects_values_afk_could_not_have_written) {
+  struct Row {
+    const char* name;
+    void (*edit)(afk::RunRecord&);
+    const char* reason;
+  };
+  const std::vector<Row> rows{
+      {"option-like branch", [](afk::RunRecord& r) { r.branch = "--upload-pack=touch /tmp/x"; },
+       "\"branch\" is not a branch name afk writes"},
+      {"branch with ..", [](afk::RunRecord& r) { r.branch = "afk/../../etc"; },
+       "\"branch\" is not a branch name afk writes"},
+      {"branch with a space", [](afk::RunRecord& r) { r.branch = "afk/42 x"; },
+       "\"branch\" is not a branch name afk writes"},
+      {"root worktree", [](afk::RunRecord& r) { r.worktree_path = "/"; },
+       "\"worktree_path\" is not an absolute path"},
+      {"relative worktree", [](afk::RunRecord& r) { r.worktree_path = "worktrees/42"; },
+       "\"worktree_path\" is not an absolute path"},
+      {"worktree escaping", [](afk::RunRecord& r) { r.worktree_path = "/var/lib/afk/../../etc"; },
+       "\"worktree_path\" is not an absolute path"},
+      {"shell in base sha", [](afk::RunRecord& r) { r.base_sha = "$(reboot)"; },
+       "\"base_sha\" is not a 40 or 64 digit"},
+      {"upper-case sha", [](afk::RunRecord& r) { r.base_sha = std::string(40, 'A'); },
+       "\"base_sha\" is not a 40 or 64 digit"},
+      {"short pushed sha", [](afk::RunRecord& r) { r.pushed_shas = {"abc123"}; },
+       "\"pushed_shas\" holds something other than"},
+      {"newline in turn id", [](afk::RunRecord& r) { r.last_turn_id = "t1\nx"; },
+       "\"last_turn_id\" holds control characters"},
+      {"control in request id", [](afk::RunRecord& r) { r.answered_requests = {"a\x01"}; },
+       "\"answered_requests\" holds control characters"},
+  };
+  for (const auto& row : rows) {
+    SCOPED_TRACE(row.name);
+    afk::RunRecord record = full_record();
+    row.edit(record);
+    expect_invalid(decode(afk::encode_run_record(record)), row.reason);
+  }
+  afk::RunRecord sha256_repo = full_record();
+  sha256_repo.pushed_shas = {std::string(64, 'e')};
+  expect_record(decode(afk::encode_run_record(sha256_repo)), sha256_repo);
 }
 
 TEST(RunRecord, rendered_text_cannot_forge_or_hide_the_block) {
@@ -446,7 +490,10 @@ TEST(RunRecord, rendered_text_cannot_forge_or_hide_the_block) {
   record.verdicts[1].url = "javascript:alert(1)";
   record.branch = "afk/42-<b>bold</b>";
   const std::string comment = afk::render_run_comment(record, "https://t3.example/t/1 <!--");
-  expect_record(decode(comment), record);
+  // The one real block is found (not the forged one) and refused for its hostile branch.
+  expect_invalid(decode(comment), "\"branch\" is not a branch name afk writes");
+  record.branch = "afk/42-bold";
+  expect_record(decode(afk::render_run_comment(record, "https://t3.example/t/1 <!--")), record);
   EXPECT_EQ(count(comment, "<!--"), 1U) << comment;
   // What people see: everything above the block.
   const std::string visible = comment.substr(0, comment.rfind("<!-- afk:run "));

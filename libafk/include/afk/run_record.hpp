@@ -67,7 +67,10 @@ using DecodedRunRecord = std::variant<NoRunRecord, RunRecord, InvalidRunRecord>;
 /// says "future version"), checksum, a missing or mistyped field, a timestamp not in
 /// format_timestamp() form, a negative count, an attempt below 1, ids that do not derive.
 /// Unknown members are ignored (later v1 writers may add some); the checksum covers them.
-/// Never throws.
+/// Values afk could not have written are invalid too: a branch that is not a safe ref name,
+/// a worktree path that is relative or has "..", SHAs that are not lower-case hex object
+/// ids, control characters in ids. Never throws for bad input; throws Error{permanent}
+/// only when hashing itself fails (OpenSSL), which says nothing about the record.
 [[nodiscard]] DecodedRunRecord decode_run_record(std::string_view comment_body,
                                                  const IssueRef& expected_issue);
 

@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: MIT
 #include "detail/digest.hpp"
 
+#include <afk/error.hpp>
 #include <afk/ids.hpp>
 #include <afk/run_record.hpp>
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <cctype>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
@@ -293,6 +296,79 @@ void check_ids(const RunRecord& record) {
   }
 }
 
+bool is_object_id(std::string_view sha) {
+  return (sha.size() == 40 || sha.size() == 64) && std::all_of(sha.begin(), sha.end(), [](char c) {
+           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+         });
+}
+
+bool has_control(std::string_view text) {
+  return std::any_of(text.begin(), text.end(), [](char c) {
+    const auto u = static_cast<unsigned char>(c);
+    return u < 0x20U || u == 0x7FU;
+  });
+}
+
+// A branch afk could have made: git's ref rules, narrowed to the characters afk's slugs use,
+// so the value is safe as a git argument (no leading '-') and as a path segment.
+bool is_safe_branch(std::string_view branch) {
+  if (branch.empty() || branch.size() > 200 || branch.front() == '-' || branch.front() == '/' ||
+      branch.back() == '/' || branch.back() == '.' || branch.find("..") != std::string_view::npos ||
+      branch.find("//") != std::string_view::npos || branch.ends_with(".lock")) {
+    return false;
+  }
+  return std::all_of(branch.begin(), branch.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '-' || c == '_' || c == '.' ||
+           c == '/';
+  });
+}
+
+// An absolute path with no ".." component and not the root itself.
+bool is_safe_worktree_path(std::string_view path) {
+  if (path.size() < 2 || path.front() != '/' || has_control(path)) {
+    return false;
+  }
+  std::size_t start = 1;
+  while (start <= path.size()) {
+    const std::size_t end = std::min(path.find('/', start), path.size());
+    if (path.substr(start, end - start) == "..") {
+      return false;
+    }
+    start = end + 1;
+  }
+  return true;
+}
+
+// The record feeds git commands and filesystem operations in later ticks, and its checksum
+// is no signature: values that afk itself could not have written are rejected here.
+void check_values(const RunRecord& record) {
+  if (!record.branch.empty() && !is_safe_branch(record.branch)) {
+    throw Rejected(quoted("", "branch") + " is not a branch name afk writes");
+  }
+  if (!record.worktree_path.empty() && !is_safe_worktree_path(record.worktree_path)) {
+    throw Rejected(quoted("", "worktree_path") + " is not an absolute path without \"..\"");
+  }
+  if (!record.base_sha.empty() && !is_object_id(record.base_sha)) {
+    throw Rejected(quoted("", "base_sha") + " is not a 40 or 64 digit lower-case hex object id");
+  }
+  for (const auto& sha : record.pushed_shas) {
+    if (!is_object_id(sha)) {
+      throw Rejected(quoted("", "pushed_shas") +
+                     " holds something other than 40 or 64 digit lower-case hex object ids");
+    }
+  }
+  const auto check_text = [](std::string_view name, std::string_view value) {
+    if (value.size() > 200 || has_control(value)) {
+      throw Rejected(quoted("", name) + " holds control characters or is over 200 bytes");
+    }
+  };
+  check_text("last_turn_id", record.last_turn_id);
+  check_text("lease_holder", record.lease_holder);
+  for (const auto& id : record.answered_requests) {
+    check_text("answered_requests", id);
+  }
+}
+
 RunRecord decode_json(std::string_view text, const IssueRef& expected_issue) {
   Json json;
   try {
@@ -362,6 +438,7 @@ RunRecord decode_json(std::string_view text, const IssueRef& expected_issue) {
     record.verdicts.push_back(to_stage_verdict(verdicts[i], i));
   }
   check_ids(record);
+  check_values(record);
   return record;
 }
 
@@ -621,6 +698,8 @@ DecodedRunRecord decode_run_record(std::string_view comment_body, const IssueRef
   } catch (const Json::exception& error) {
     return InvalidRunRecord{"unreadable afk:run block (JSON error " + std::to_string(error.id) +
                             ")"};
+  } catch (const Error&) {
+    throw; // hashing failed (OpenSSL): afk's fault, not the record's
   } catch (const std::exception& error) {
     return InvalidRunRecord{std::string("unreadable afk:run block: ") + error.what()};
   } catch (...) {
