@@ -71,6 +71,9 @@ struct CurlOptions {
 
 /// The libcurl transport: TLS verification always on (peer and host), proxies from the
 /// environment (http_proxy, https_proxy, no_proxy), no redirects followed, no cookies.
+/// Each send() uses its own connection. The first call initialises libcurl for the process
+/// (once, thread-safe; libafk never calls curl_global_cleanup). Throws Error{config} if
+/// libcurl cannot initialise.
 [[nodiscard]] std::unique_ptr<HttpTransport> make_curl_transport(const CurlOptions& options);
 
 struct RetryPolicy {
@@ -94,7 +97,8 @@ class HttpClient {
 public:
   /// `clock` dates rate-limit resets; `sleep` waits between retries (injected so tests run
   /// instantly; empty means std::this_thread::sleep_for); `jitter_seed` makes the jitter
-  /// reproducible in tests.
+  /// reproducible in tests. Throws Error{config} when base_url is not an http or https URL
+  /// or carries credentials (user:password@).
   HttpClient(HttpTransport& transport, HttpClientOptions options, Logger& log, const Clock& clock,
              std::function<void(std::chrono::milliseconds)> sleep = {},
              std::uint64_t jitter_seed = 0);
@@ -108,12 +112,18 @@ public:
   /// DELETE). Returns the final response when its status is 2xx or 304, or 404 when
   /// `allow_not_found`. Throws Error: transient (transport, 5xx, 429 and rate limits after
   /// the retries), config (401, 403 without rate limiting, unreadable token file),
-  /// conflict (409, 422), permanent (404 unless allowed, other 4xx).
+  /// conflict (409, 422), permanent (404 unless allowed, other 4xx), protocol (an absolute
+  /// URL on another origin, a body over the transport's cap). A server-requested wait longer
+  /// than retry.max_wait fails at once (transient, "rate limited until …"). Each retry is
+  /// logged at warn as `http_retry` (method, url without query, status or error, attempt,
+  /// wait_ms).
   [[nodiscard]] HttpResponse request(std::string_view method, std::string_view path_or_url,
                                      std::string body = {}, bool allow_not_found = false);
 
   /// GETs every page of a list endpoint by following `Link: <…>; rel="next"`, at most
-  /// `max_pages` pages (then Error{protocol}). Each page's body is returned as is.
+  /// `max_pages` pages (then Error{protocol}). Each page's body is returned as is. A relative
+  /// target is resolved against the page's URL; every target must pass request()'s origin
+  /// check. Throws as request() does.
   [[nodiscard]] std::vector<std::string> get_pages(std::string_view path_or_url,
                                                    std::size_t max_pages = 100);
 
@@ -123,12 +133,15 @@ private:
 };
 
 /// The URL of `rel="next"` in a Link header value, if any. Pure; tolerant of spacing,
-/// parameter order and quoting as RFC 8288 allows.
+/// parameter order and quoting as RFC 8288 allows; only a link's first rel counts. Never
+/// throws.
 [[nodiscard]] std::optional<std::string> link_next(std::string_view link_header);
 
 /// How long a response asks the client to wait before retrying, from Retry-After
 /// (seconds or an HTTP date) or GitHub's x-ratelimit-remaining: 0 with x-ratelimit-reset
-/// (epoch seconds). nullopt when it asks nothing. `now` is the current time.
+/// (epoch seconds). nullopt when it asks nothing or the value is garbage; never negative (a
+/// time already past is zero). Only the IMF-fixdate HTTP date form is read. `now` is the
+/// current time.
 [[nodiscard]] std::optional<std::chrono::seconds> requested_wait(const HttpResponse& response,
                                                                  Timestamp now);
 
