@@ -47,27 +47,39 @@ int run(int argc, char** argv) {
   return exit_code;
 }
 
+// The one line a log collector must not miss: a JSON event, then the same words for a
+// person reading the terminal.
+int fatal(std::string_view kind, const std::string& message, int exit_code) {
+  const afk::SystemClock clock;
+  afk::make_json_lines_logger(std::cerr, clock)
+      ->error("fatal", {{"kind", std::string(kind)}, {"error", message}});
+  std::cerr << "afk: " << message << '\n';
+  return exit_code;
+}
+
+int exit_code_for(afk::ErrorKind kind) {
+  switch (kind) {
+  case afk::ErrorKind::config:
+    return afk::cli::k_exit_config;
+  case afk::ErrorKind::transient:
+    return afk::cli::k_exit_temporary;
+  case afk::ErrorKind::conflict:
+  case afk::ErrorKind::protocol:
+  case afk::ErrorKind::permanent:
+    return afk::cli::k_exit_unavailable;
+  }
+  return afk::cli::k_exit_software;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
   try {
     return run(argc, argv);
   } catch (const afk::Error& e) {
-    std::cerr << "afk: " << e.what() << '\n';
-    switch (e.kind()) {
-    case afk::ErrorKind::config:
-      return afk::cli::k_exit_config;
-    case afk::ErrorKind::transient:
-      return afk::cli::k_exit_temporary;
-    case afk::ErrorKind::conflict:
-    case afk::ErrorKind::protocol:
-    case afk::ErrorKind::permanent:
-      return afk::cli::k_exit_unavailable;
-    }
-    return afk::cli::k_exit_software;
+    return fatal(afk::to_string(e.kind()), e.what(), exit_code_for(e.kind()));
   } catch (const std::exception& e) {
-    std::cerr << "afk: internal error: " << e.what() << '\n';
-    return afk::cli::k_exit_software;
+    return fatal("internal", std::string("internal error: ") + e.what(), afk::cli::k_exit_software);
   } catch (...) {
     std::cerr << "afk: internal error\n";
     return afk::cli::k_exit_software;

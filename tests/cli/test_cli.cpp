@@ -151,7 +151,13 @@ TEST_F(Cli, missing_config_file_exits_78) {
 TEST_F(Cli, unparseable_kill_switch_from_the_environment_is_an_error_not_a_guess) {
   const auto r = afk({"tick"}, {{"AFK_KILL_SWITCH", "maybe"}});
   EXPECT_EQ(r.exit_code, 78);
-  EXPECT_NE(r.err.find("AFK_KILL_SWITCH"), std::string::npos) << r.err;
+  // First a JSON line a log collector keeps, then the same words for a person.
+  const auto event = nlohmann::json::parse(r.err.substr(0, r.err.find('\n')));
+  EXPECT_EQ(event.at("event"), "fatal");
+  EXPECT_EQ(event.at("level"), "error");
+  EXPECT_EQ(event.at("kind"), "config");
+  EXPECT_NE(event.at("error").get<std::string>().find("AFK_KILL_SWITCH"), std::string::npos);
+  EXPECT_NE(r.err.find("\nafk: environment variable AFK_KILL_SWITCH"), std::string::npos) << r.err;
 }
 
 TEST_F(Cli, config_check_accepts_the_reference_config) {
