@@ -334,9 +334,6 @@ TEST(Config, bad_values_are_reported_with_location_and_key) {
        "t.toml:2:20: limits.on_waiting_human: expected \"escalate\" or \"proceed\", got \"ask\""},
       {"[tracker]\nkind = \"gitlab\"",
        "t.toml:2:8: tracker.kind: expected \"github\" or \"forgejo\", got \"gitlab\""},
-      {"[tracker]\nkind = \"forgejo\"",
-       "t.toml:1:1: tracker.api_url: required when tracker.kind is \"forgejo\" (the default is "
-       "GitHub's)"},
       {"[tracker]\napi_url = \"ftp://example.com\"",
        "t.toml:2:11: tracker.api_url: expected an http:// or https:// URL, got "
        "\"ftp://example.com\""},
@@ -367,6 +364,12 @@ TEST(Config, bad_values_are_reported_with_location_and_key) {
        "owner/name), got \"https://github.com/x.git\""},
       {"[git]\nclone_url = \"https://x-access-token:s3cr3t@github.com/{repo}.git\"",
        "t.toml:2:13: git.clone_url: URLs must not carry credentials (user:password@); secrets "
+       "are not stored in the config: use the matching *_file key"},
+      {"[t3]\nurl = \"admin:hunter2@t3:3773\"",
+       "t.toml:2:7: t3.url: URLs must not carry credentials (user:password@); secrets "
+       "are not stored in the config: use the matching *_file key"},
+      {"[t3]\nurl = \"http:/admin:hunter2@t3\"",
+       "t.toml:2:7: t3.url: URLs must not carry credentials (user:password@); secrets "
        "are not stored in the config: use the matching *_file key"},
       {"[notify]\nntfy_url = \"ftp://u:hunter2@ntfy.sh\"\nntfy_topic = \"afk\"",
        "t.toml:2:12: notify.ntfy_url: URLs must not carry credentials (user:password@); secrets "
@@ -725,11 +728,379 @@ TEST(Config, reference_config_examples_are_valid) {
     }
   }
   EXPECT_GT(uncommented, 0);
-  const Config config = afk::parse_config(text, "afk.toml (examples)", Environment{"0", "o/r"});
+  // The example [repos."owner/name"] must be allowlisted once armed.
+  const Config config =
+      afk::parse_config(text, "afk.toml (examples)", Environment{"0", "o/r, owner/name"});
   EXPECT_TRUE(config.armed());
   EXPECT_EQ(config.repos.count("owner/name"), 1U);
   EXPECT_FALSE(config.tracker.token_file.empty());
   EXPECT_FALSE(config.notify.ntfy_topic.empty());
+}
+
+// --- secrets are never echoed ---------------------------------------------------------
+
+constexpr const char* k_token = "ghp_0123456789abcdefghijABCDEFGHIJ012345";
+
+TEST(Config, values_that_look_like_secrets_are_never_echoed) {
+  const std::string token = k_token;
+  const std::string hidden = "got a value that looks like a secret (not shown)";
+  const std::vector<std::pair<std::string, std::string>> cases{
+      {"[tracker]\nkind = \"" + token + "\"",
+       "t.toml:2:8: tracker.kind: expected \"github\" or \"forgejo\", " + hidden},
+      {"[limits]\nstall_timeout = \"xoxb-1234-5678-abcdef\"",
+       "t.toml:2:17: limits.stall_timeout: expected a duration such as \"45s\", \"30m\", \"2h\", " +
+           hidden},
+      {"[git]\nroot = \"glpat-abcdefghij\"",
+       "t.toml:2:8: git.root: expected an absolute path, " + hidden},
+      // Anywhere a word starts, not only at the beginning.
+      {"[git]\ntrailer = \"Bearer " + token + "\"",
+       "t.toml:2:11: git.trailer: expected a git trailer token (letters, digits and '-', such as "
+       "\"AFK-Run\"), " +
+           hidden},
+      {"[labels]\nready = \"" + token + ",x\"",
+       "t.toml:2:9: labels.ready: expected a label name without ',' (GitHub's labels= filter "
+       "splits on it), " +
+           hidden},
+      {"[tracker]\nlogin = \"ok\"\n" + token + " = 1",
+       "t.toml:3:1: tracker.<a name that looks like a secret (not shown)>: unknown key; "
+       "expected one of: kind, api_url, token_file, login, trusted_permission, api_version, "
+       "web_url"},
+  };
+  for (const auto& [text, problem] : cases) {
+    SCOPED_TRACE(text);
+    const std::string message = problems_of(text);
+    EXPECT_EQ(message, problem);
+    EXPECT_EQ(message.find("0123456789"), std::string::npos);
+    EXPECT_EQ(message.find("abcdef"), std::string::npos);
+  }
+  const std::string env = problems_of("", Environment{token, {}});
+  EXPECT_EQ(env, "environment variable AFK_KILL_SWITCH: expected true/false, 1/0, yes/no or "
+                 "on/off, " +
+                     hidden);
+}
+
+TEST(Config, toml_syntax_errors_do_not_echo_secrets) {
+  const std::string token = k_token;
+  const std::string message = problems_of(token + " = 1\n" + token + " = 2\n");
+  EXPECT_EQ(message.rfind("t.toml:2:", 0), 0U) << message;
+  EXPECT_NE(message.find("(something that looks like a secret, not shown)"), std::string::npos)
+      << message;
+  EXPECT_EQ(message.find("0123456789"), std::string::npos) << message;
+}
+
+TEST(Config, urls_carrying_secrets_are_rejected_without_echo) {
+  const std::string why = "URLs must not carry credentials (a token, key or webhook address in "
+                          "the URL or its parameters); secrets are not stored in the config: use "
+                          "the matching *_file key";
+  const std::vector<std::string> urls{
+      k_token,
+      "https://hooks.slack.com/services/T0000/B0000/XXXXsecretXXXX",
+      "HTTPS://HOOKS.SLACK.COM/services/T0000/B0000/XXXXsecretXXXX",
+      "https://discord.com/api/webhooks/1/XXXXsecretXXXX",
+      "https://ntfy.example.com/" + std::string(k_token),
+      "https://ntfy.example.com/?token=XXXXsecretXXXX",
+      "https://ntfy.example.com/path?x=1&access_token=XXXXsecretXXXX",
+      "https://ntfy.example.com/?auth=XXXXsecretXXXX",
+      "https://ntfy.example.com/?Key=XXXXsecretXXXX",
+      "https://ntfy.example.com/?secret=XXXXsecretXXXX",
+      "https://ntfy.example.com/?password=XXXXsecretXXXX",
+      "https://ntfy.example.com/?api_key=XXXXsecretXXXX",
+      "https://ntfy.example.com/#access_token=XXXXsecretXXXX",
+  };
+  for (const std::string& url : urls) {
+    SCOPED_TRACE(url);
+    for (const char* key : {"[notify]\nntfy_url", "[t3]\nurl", "[tracker]\napi_url"}) {
+      const std::string text = std::string(key) + " = \"" + url + "\"\nntfy_topic = \"afk\"";
+      const std::string message = problems_of(text);
+      EXPECT_NE(message.find(why), std::string::npos) << message;
+      EXPECT_EQ(message.find("XXXXsecretXXXX"), std::string::npos) << message;
+      EXPECT_EQ(message.find("0123456789"), std::string::npos) << message;
+    }
+  }
+  EXPECT_EQ(problems_of("[t3]\nurl = \"" + std::string(k_token) + "\""),
+            "t.toml:2:7: t3.url: " + why);
+  // Parameters that carry no secret are fine.
+  EXPECT_EQ(afk::parse_config("[t3]\nweb_url = \"https://t3.example/?theme=dark\"", k_source, {})
+                .t3.web_url,
+            "https://t3.example/?theme=dark");
+}
+
+// --- URLs ---------------------------------------------------------------------------
+
+TEST(Config, url_schemes_compare_ignoring_case_and_are_stored_lower_case) {
+  const Config config = afk::parse_config(
+      "[tracker]\napi_url = \"HTTPS://Api.Example.com/v3\"\n[t3]\nurl = \"Http://t3:3773\"",
+      k_source, {});
+  EXPECT_EQ(config.tracker.api_url, "https://Api.Example.com/v3");
+  EXPECT_EQ(config.t3.url, "http://t3:3773");
+}
+
+TEST(Config, urls_need_a_host_and_a_valid_port) {
+  const std::string url = "an http:// or https:// URL";
+  for (const char* text : {"http://:80", "https:///x", "https://", "https://?q=1", "http://[::1",
+                           "http://[::1]x", "http://a b"}) {
+    SCOPED_TRACE(text);
+    EXPECT_EQ(problems_of(std::string("[t3]\nurl = \"") + text + "\""),
+              "t.toml:2:7: t3.url: expected " + url + " with a host, got \"" + text + "\"");
+  }
+  for (const char* text : {"http://h:0", "http://h:65536", "http://h:x", "http://h:"}) {
+    SCOPED_TRACE(text);
+    EXPECT_EQ(problems_of(std::string("[t3]\nurl = \"") + text + "\""),
+              "t.toml:2:7: t3.url: expected " + url + " with a port from 1 to 65535, got \"" +
+                  text + "\"");
+  }
+  EXPECT_EQ(afk::parse_config("[t3]\nurl = \"http://[::1]:65535/x\"", k_source, {}).t3.url,
+            "http://[::1]:65535/x");
+}
+
+TEST(Config, token_bearing_urls_need_https_except_on_loopback) {
+  const std::string secure = "an https:// URL, since afk sends a token there (http:// only for a "
+                             "loopback host: 127.0.0.0/8, localhost or [::1])";
+  struct Key {
+    const char* table;
+    const char* key;
+    const char* dotted;
+  };
+  for (const Key& k : {Key{"tracker", "api_url", "tracker.api_url"},
+                       Key{"deploy.woodpecker", "url", "deploy.woodpecker.url"},
+                       Key{"deploy.kubernetes", "api_url", "deploy.kubernetes.api_url"},
+                       Key{"notify", "ntfy_url", "notify.ntfy_url"}}) {
+    SCOPED_TRACE(k.dotted);
+    const auto text = [&](const std::string& url) {
+      return std::string("[") + k.table + "]\n" + k.key + " = \"" + url + "\"\n" +
+             (std::string(k.table) == "notify" ? "ntfy_topic = \"afk\"\n" : "");
+    };
+    const int column = static_cast<int>(std::string(k.key).size()) + 4;
+    for (const char* url :
+         {"http://api.example.com", "http://127.0.0.1.example.com", "http://localhost.example.com",
+          "http://127.0.0.256", "http://127.0.0", "http://[::2]"}) {
+      SCOPED_TRACE(url);
+      EXPECT_EQ(problems_of(text(url)), "t.toml:2:" + std::to_string(column) + ": " + k.dotted +
+                                            ": expected " + secure + ", got \"" + url + "\"");
+    }
+    for (const char* url :
+         {"https://api.example.com", "http://127.0.0.1:8001", "http://127.255.1.2/x",
+          "http://localhost:9", "HTTP://LOCALHOST", "http://[::1]:8080"}) {
+      SCOPED_TRACE(url);
+      EXPECT_NO_THROW((void)afk::parse_config(text(url), k_source, {}));
+    }
+  }
+  // t3.url may stay plain http (an in-cluster service), as may web_url (no token).
+  EXPECT_NO_THROW((void)afk::parse_config(
+      "[t3]\nurl = \"http://t3.afk.svc:3773\"\n[tracker]\nweb_url = \"http://forge\"", k_source,
+      {}));
+}
+
+TEST(Config, clone_url_needs_https_when_a_git_token_is_sent) {
+  EXPECT_EQ(problems_of("[git]\nclone_url = \"http://git.example.com/{repo}.git\"\n"
+                        "token_file = \"/run/secrets/git\""),
+            "t.toml:2:13: git.clone_url: expected an https:// URL, since afk sends a token there "
+            "(http:// only for a loopback host: 127.0.0.0/8, localhost or [::1]) when "
+            "git.token_file is set");
+  EXPECT_NO_THROW((void)afk::parse_config(
+      "[git]\nclone_url = \"http://git.example.com/{repo}.git\"", k_source, {}));
+  EXPECT_NO_THROW(
+      (void)afk::parse_config("[git]\nclone_url = \"http://127.0.0.1:3000/{repo}.git\"\n"
+                              "token_file = \"/run/secrets/git\"",
+                              k_source, {}));
+}
+
+// --- Forgejo never falls back to GitHub -----------------------------------------------
+
+TEST(Config, forgejo_requires_its_own_api_web_and_clone_urls) {
+  const std::string forgejo = "required when tracker.kind is \"forgejo\" (the default ";
+  EXPECT_EQ(lines_of(problems_of("[tracker]\nkind = \"forgejo\"")),
+            (std::vector<std::string>{
+                "t.toml:1:1: tracker.api_url: " + forgejo + "is GitHub's)",
+                "t.toml:1:1: tracker.web_url: " + forgejo +
+                    "is GitHub's: links would point at github.com)",
+                "t.toml: git.clone_url: " + forgejo +
+                    "clones from github.com, and git.token_file would be sent there)",
+            }));
+  EXPECT_EQ(problems_of("[tracker]\nkind = \"forgejo\"\napi_url = \"https://codeberg.org/api/v1\"\n"
+                        "web_url = \"https://codeberg.org\"\n[git]\nroot = \"/srv\""),
+            "t.toml:5:1: git.clone_url: " + forgejo +
+                "clones from github.com, and git.token_file would be sent there)");
+  const Config config = afk::parse_config(
+      "[tracker]\nkind = \"forgejo\"\napi_url = \"https://codeberg.org/api/v1\"\n"
+      "web_url = \"https://codeberg.org\"\n[git]\nclone_url = \"https://codeberg.org/{repo}.git\"",
+      k_source, {});
+  EXPECT_EQ(config.git.clone_url, "https://codeberg.org/{repo}.git");
+  EXPECT_EQ(config.tracker.web_url, "https://codeberg.org");
+}
+
+// --- labels -------------------------------------------------------------------------
+
+TEST(Config, label_names_are_valid_github_labels) {
+  const std::string fifty(50, 'x');
+  const std::string accented = [] {
+    std::string out;
+    for (int i = 0; i < 50; ++i) {
+      out += "\xc3\xa9"; // é: two bytes, one character
+    }
+    return out;
+  }();
+  const Config ok = afk::parse_config("[labels]\nready = \"" + fifty + "\"\nhuman = \"" + accented +
+                                          "\"\npriority_prefix = \"" + std::string(49, 'p') + "\"",
+                                      k_source, {});
+  EXPECT_EQ(ok.labels.ready, fifty);
+  EXPECT_EQ(ok.labels.human, accented);
+  EXPECT_EQ(problems_of("[labels]\nready = \"a,b\""),
+            "t.toml:2:9: labels.ready: expected a label name without ',' (GitHub's labels= filter "
+            "splits on it), got \"a,b\"");
+  EXPECT_EQ(problems_of("[labels]\nfrozen = \"" + fifty + "y\""),
+            "t.toml:2:10: labels.frozen: expected a label name of at most 50 characters (GitHub's "
+            "limit is 50), got \"" +
+                std::string(40, 'x') + "...\"");
+  EXPECT_EQ(problems_of("[labels]\npriority_prefix = \"" + fifty + "\""),
+            "t.toml:2:19: labels.priority_prefix: expected a label prefix of at most 49 "
+            "characters (GitHub's limit is 50), got \"" +
+                std::string(40, 'x') + "...\"");
+  EXPECT_EQ(problems_of("[labels]\npriority_prefix = \"p,\""),
+            "t.toml:2:19: labels.priority_prefix: expected a label prefix without ',' (GitHub's "
+            "labels= filter splits on it), got \"p,\"");
+  EXPECT_EQ(problems_of("[labels]\nhuman = \"a\\tb\""),
+            "t.toml:2:9: labels.human: expected a non-empty string without control characters");
+}
+
+TEST(Config, label_names_are_distinct_ignoring_case) {
+  const std::string same = " (label names ignore case)";
+  EXPECT_EQ(problems_of("[labels]\nready = \"Busy\"\nin_progress = \"busy\""),
+            "t.toml:3:15: labels.in_progress: same label as labels.ready" + same);
+  // Reported where the file sets it, also when it clashes with a default.
+  EXPECT_EQ(problems_of("[labels]\nhuman = \"Agent-In-Progress\""),
+            "t.toml:2:9: labels.human: same label as labels.in_progress" + same);
+  EXPECT_EQ(problems_of("[labels]\nfrozen = \"x\"\nready = \"X\""),
+            "t.toml:3:9: labels.ready: same label as labels.frozen" + same);
+  EXPECT_EQ(lines_of(problems_of("[labels]\nready = \"a\"\nin_progress = \"A\"\nhuman = \"a\"")),
+            (std::vector<std::string>{
+                "t.toml:3:15: labels.in_progress: same label as labels.ready" + same,
+                "t.toml:4:9: labels.human: same label as labels.ready" + same,
+                "t.toml:4:9: labels.human: same label as labels.in_progress" + same}));
+}
+
+TEST(Config, priority_prefix_is_no_prefix_of_afks_labels) {
+  const std::string confused = " (ignoring case): priority labels must not be confused with "
+                               "afk's own";
+  EXPECT_EQ(problems_of("[labels]\npriority_prefix = \"READY-FOR-A\""),
+            "t.toml:2:19: labels.priority_prefix: is a prefix of labels.ready" + confused);
+  EXPECT_EQ(problems_of("[labels]\npriority_prefix = \"afk-frozen\""),
+            "t.toml:2:19: labels.priority_prefix: is a prefix of labels.frozen" + confused);
+  EXPECT_EQ(problems_of("[labels]\nready = \"Priority:go\""),
+            "t.toml:2:9: labels.ready: starts with labels.priority_prefix" + confused);
+  EXPECT_EQ(lines_of(problems_of("[labels]\npriority_prefix = \"\\u0061\"\nready = \"a1\"\n"
+                                 "in_progress = \"afk\"")),
+            (std::vector<std::string>{
+                "t.toml:2:19: labels.priority_prefix: is a prefix of labels.frozen" + confused,
+                "t.toml:3:9: labels.ready: starts with labels.priority_prefix" + confused,
+                "t.toml:4:15: labels.in_progress: starts with labels.priority_prefix" + confused,
+            }));
+}
+
+// --- budget_time --------------------------------------------------------------------
+
+TEST(Config, reference_config_documents_budget_time_as_a_pre_push_limit) {
+  // The lifecycle checks budget_time only while nothing is pushed, from claimed_at, as it
+  // does pre_push_deadline; the reference must say so and not promise "claim to healthy".
+  std::string text = read_text(AFK_REFERENCE_CONFIG);
+  for (std::size_t at; (at = text.find("\n# ")) != std::string::npos;) {
+    text.replace(at, 3, " ");
+  }
+  EXPECT_NE(text.find("Wall time from claim while nothing is pushed (escalates)"),
+            std::string::npos);
+  EXPECT_NE(text.find("Runs on the same clock as pre_push_deadline: whichever is shorter fires "
+                      "first."),
+            std::string::npos);
+  EXPECT_EQ(text.find("to healthy"), std::string::npos);
+  // Both are accepted whichever is larger.
+  EXPECT_NO_THROW((void)afk::parse_config(
+      "[limits]\nbudget_time = \"1h\"\npre_push_deadline = \"3h\"", k_source, {}));
+  EXPECT_NO_THROW((void)afk::parse_config(
+      "[limits]\nbudget_time = \"3h\"\npre_push_deadline = \"1h\"", k_source, {}));
+}
+
+// --- armed: every allowlisted repository's stages are checkable ----------------------
+
+std::string armed(const std::string& allowlist, const std::string& rest) {
+  return "kill_switch = false\nallowlist = [" + allowlist + "]\n" + rest + k_credentials;
+}
+
+TEST(Config, armed_woodpecker_stage_needs_url_and_token) {
+  EXPECT_EQ(problems_of(armed(R"("a/b", "C/D")", "[deploy]\nstages = [\"woodpecker\"]\n")),
+            "t.toml:4:10: deploy.stages: stage \"woodpecker\" for a/b, C/D needs "
+            "deploy.woodpecker.url and deploy.woodpecker.token_file");
+  EXPECT_EQ(problems_of(armed(R"("a/b")", "[deploy]\nstages = [\"woodpecker\"]\n"
+                                          "[deploy.woodpecker]\nurl = \"https://ci\"\n")),
+            "t.toml:4:10: deploy.stages: stage \"woodpecker\" for a/b needs "
+            "deploy.woodpecker.token_file");
+  EXPECT_NO_THROW((void)afk::parse_config(
+      armed(R"("a/b")", "[deploy]\nstages = [\"woodpecker\"]\n[deploy.woodpecker]\n"
+                        "url = \"https://ci\"\ntoken_file = \"/run/secrets/ci\"\n"),
+      k_source, {}));
+  // Disarmed, nothing is checked.
+  EXPECT_NO_THROW((void)afk::parse_config(
+      "allowlist = [\"a/b\"]\n[deploy]\nstages = [\"woodpecker\"]\n", k_source, {}));
+}
+
+TEST(Config, armed_kubernetes_stage_needs_a_deployment) {
+  const std::string needs = " needs at least one deployment to watch: set "
+                            "deploy.kubernetes.deployments or repos.";
+  // Global stages, allowlist from the environment.
+  EXPECT_EQ(problems_of(std::string("[deploy]\nstages = [\"github_checks\", \"kubernetes\"]\n") +
+                            k_credentials,
+                        Environment{"off", "a/b"}),
+            "t.toml:2:10: deploy.stages: stage \"kubernetes\" for a/b" + needs +
+                "\"a/b\".kubernetes_deployments");
+  // A repository's own stages, reported there and naming the table as written.
+  EXPECT_EQ(problems_of(armed(R"("a/b", "c/d")", "[repos.\"A/B\"]\nstages = [\"kubernetes\"]\n")),
+            "t.toml:4:10: repos.\"A/B\".stages: stage \"kubernetes\" for a/b" + needs +
+                "\"A/B\".kubernetes_deployments");
+  // Its own empty deployments replace the global ones.
+  EXPECT_EQ(problems_of(armed(R"("a/b")", "[deploy]\nstages = [\"kubernetes\"]\n"
+                                          "[deploy.kubernetes]\ndeployments = [\"web\"]\n"
+                                          "[repos.\"a/b\"]\nkubernetes_deployments = []\n")),
+            "t.toml:4:10: deploy.stages: stage \"kubernetes\" for a/b needs at least one "
+            "deployment to watch, and repos.\"a/b\".kubernetes_deployments is empty");
+  // Satisfied globally, or by the repository's own list.
+  EXPECT_NO_THROW((void)afk::parse_config(
+      armed(R"("a/b")", "[deploy]\nstages = [\"kubernetes\"]\n[deploy.kubernetes]\n"
+                        "deployments = [\"web\"]\n"),
+      k_source, {}));
+  EXPECT_NO_THROW((void)afk::parse_config(armed(R"("a/b", "c/d")",
+                                                "[repos.\"a/b\"]\nstages = [\"kubernetes\"]\n"
+                                                "kubernetes_deployments = [\"web\"]\n"),
+                                          k_source, {}));
+  // A repository whose own stages leave kubernetes out needs no deployment.
+  EXPECT_NO_THROW((void)afk::parse_config(
+      armed(R"("a/b")", "[deploy]\nstages = [\"kubernetes\"]\n[repos.\"a/b\"]\n"
+                        "stages = [\"github_checks\"]\n"),
+      k_source, {}));
+}
+
+TEST(Config, armed_overrides_must_name_an_allowlisted_repository) {
+  const std::string why = ": not in allowlist; a typo here would silently fall back to the "
+                          "global stages";
+  EXPECT_EQ(
+      problems_of(armed(R"("acme/shop")", "[repos.\"acme/shpo\"]\ndefault_branch = \"main\"\n")),
+      "t.toml:3:8: repos.\"acme/shpo\"" + why);
+  // Names compare ignoring case.
+  EXPECT_NO_THROW((void)afk::parse_config(
+      armed(R"("Acme/Shop")", "[repos.\"acme/SHOP\"]\ndefault_branch = \"main\"\n"), k_source, {}));
+  // Narrowing the allowlist from the environment (an incident) keeps the file's
+  // overrides valid, and an allowlist that only the environment gives counts too.
+  EXPECT_NO_THROW((void)afk::parse_config(
+      armed(R"("acme/shop", "acme/api")", "[repos.\"acme/shop\"]\ndefault_branch = \"main\"\n"),
+      k_source, Environment{{}, "acme/api"}));
+  EXPECT_NO_THROW((void)afk::parse_config(
+      armed(R"("acme/api")", "[repos.\"acme/shop\"]\ndefault_branch = \"main\"\n"), k_source,
+      Environment{{}, "acme/shop"}));
+  EXPECT_EQ(
+      problems_of(armed(R"("acme/api")", "[repos.\"acme/shop\"]\ndefault_branch = \"main\"\n"),
+                  Environment{{}, "acme/web"}),
+      "t.toml:3:8: repos.\"acme/shop\"" + why);
+  // Disarmed, overrides may be staged ahead of the allowlist.
+  EXPECT_NO_THROW(
+      (void)afk::parse_config("[repos.\"acme/shop\"]\ndefault_branch = \"main\"\n", k_source, {}));
 }
 
 } // namespace

@@ -11,12 +11,27 @@
 /// 1/0, yes/no, on/off, any case), AFK_ALLOWLIST (comma-separated owner/repo, spaces
 /// around names ignored; empty means none). AFK_CONFIG names the file when the CLI has no
 /// --config. When armed, tracker.token_file, tracker.login, t3.url and t3.token_file must
-/// be set. Secret files are not opened here: that is `afk doctor`'s job.
+/// be set; the stages each allowlisted repository uses (its own or deploy.stages) must be
+/// checkable ("woodpecker": deploy.woodpecker.url and token_file; "kubernetes": at least
+/// one deployment), reported at the stages key that selects them; and every
+/// [repos."owner/name"] table must name an allowlisted repository. Secret files are not
+/// opened here: that is `afk doctor`'s job.
+///
+/// URLs: http:// or https:// (scheme in any case, stored in lower case) with a host, and
+/// no credentials (user:password@, a token or webhook address, a query or fragment
+/// parameter named like token=, auth=, key=, secret=, password=). URLs afk sends a token
+/// to (tracker.api_url, deploy.woodpecker.url, deploy.kubernetes.api_url,
+/// notify.ntfy_url, git.clone_url when git.token_file is set) must be https:// unless
+/// their host is loopback (127.0.0.0/8, localhost, [::1]); t3.url may be http://. With
+/// tracker.kind "forgejo", tracker.api_url, tracker.web_url and git.clone_url must be set:
+/// their defaults are GitHub's. Label names are at most 50 characters, without ',', and
+/// distinct ignoring case; priority_prefix is no prefix of them.
 ///
 /// Problems are reported one per line, in file order: "<source>:<line>:<column>:
 /// <dotted.key>: <what was expected>". A required key that is absent is reported at its
 /// table's header, or without a position when the table is absent too; environment
-/// problems read "environment variable AFK_ALLOWLIST: <why>".
+/// problems read "environment variable AFK_ALLOWLIST: <why>". A value that looks like a
+/// secret is never echoed: it reads "a value that looks like a secret (not shown)".
 
 #include "afk/issue.hpp"
 #include "afk/lifecycle.hpp"

@@ -103,6 +103,7 @@ constexpr std::size_t k_max_echoed_key = 160;
 constexpr std::size_t k_max_slug = 64;
 constexpr std::size_t k_max_dns_label = 63;
 constexpr std::size_t k_max_dns_subdomain = 253;
+constexpr std::size_t k_max_label = 50; // GitHub's limit, in characters
 constexpr std::int64_t k_max_parallel_repos = 64;
 constexpr std::int64_t k_max_fix_forward_attempts = 20;
 constexpr std::int64_t k_max_budget_turns = 100;
@@ -113,31 +114,6 @@ constexpr std::string_view k_size =
     R"(a size greater than 0 with a unit such as "500MiB", "20GiB", "1TiB" (KiB, MiB, GiB, TiB))";
 constexpr std::string_view k_url = "an http:// or https:// URL";
 constexpr std::string_view k_file_path = "a non-empty path to a file";
-
-// Values are echoed so the operator sees what was read, but escaped and cut short: the
-// file is untrusted text and must not smuggle terminal control sequences into a log.
-std::string quote(std::string_view text, std::size_t limit = k_max_echoed_value) {
-  static constexpr std::string_view hex = "0123456789abcdef";
-  std::string out = "\"";
-  for (std::size_t i = 0; i < text.size() && i < limit; ++i) {
-    const auto byte = static_cast<unsigned char>(text[i]);
-    if (byte == '"' || byte == '\\') {
-      out += '\\';
-      out += text[i];
-    } else if (byte < 0x20U || byte >= 0x7fU) {
-      out += "\\x";
-      out += hex[byte >> 4U];
-      out += hex[byte & 0xfU];
-    } else {
-      out += text[i];
-    }
-  }
-  if (text.size() > limit) {
-    out += "...";
-  }
-  out += '"';
-  return out;
-}
 
 bool is_ascii_alpha(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
@@ -166,6 +142,77 @@ std::string ascii_lower(std::string_view text) {
   return out;
 }
 
+// Prefixes of the credentials people paste into config files: GitHub and GitLab tokens,
+// Slack tokens and incoming webhooks.
+constexpr std::array<std::string_view, 9> k_secret_prefixes{
+    "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "glpat-", "xox", "https://hooks."};
+// Hosts whose URLs are themselves the secret, wherever they appear.
+constexpr std::array<std::string_view, 2> k_secret_url_parts{"hooks.slack.com/",
+                                                             "discord.com/api/webhooks/"};
+
+bool has_secret_url_part(std::string_view lower) {
+  return std::any_of(k_secret_url_parts.begin(), k_secret_url_parts.end(),
+                     [&](std::string_view part) { return lower.find(part) != std::string::npos; });
+}
+
+bool starts_with_secret_prefix(std::string_view lower) {
+  return std::any_of(k_secret_prefixes.begin(), k_secret_prefixes.end(),
+                     [&](std::string_view prefix) { return lower.starts_with(prefix); });
+}
+
+// Whether `text` starts like a credential, or is a webhook address (any case).
+bool looks_like_inline_secret(std::string_view text) {
+  const std::string lower = ascii_lower(text);
+  return starts_with_secret_prefix(lower) || has_secret_url_part(lower);
+}
+
+// Whether `text` holds something that looks like a credential anywhere a word starts
+// ("Bearer ghp_...", "https://x/?t=glpat-..."): such text is never echoed.
+bool carries_secret(std::string_view text) {
+  const std::string lower = ascii_lower(text);
+  if (has_secret_url_part(lower)) {
+    return true;
+  }
+  for (std::size_t i = 0; i < lower.size(); ++i) {
+    if ((i == 0 || !is_ascii_alnum(lower[i - 1])) &&
+        starts_with_secret_prefix(std::string_view(lower).substr(i))) {
+      return true;
+    }
+  }
+  return false;
+}
+
+constexpr std::string_view k_secret_not_shown = "a value that looks like a secret (not shown)";
+
+// Values are echoed so the operator sees what was read, but escaped and cut short: the
+// file is untrusted text and must not smuggle terminal control sequences into a log. A
+// value that looks like a secret is never echoed, not even in part.
+std::string quote(std::string_view text, std::size_t limit = k_max_echoed_value) {
+  if (carries_secret(text)) {
+    return std::string(k_secret_not_shown);
+  }
+  static constexpr std::string_view hex = "0123456789abcdef";
+  std::string out = "\"";
+  for (std::size_t i = 0; i < text.size() && i < limit; ++i) {
+    const auto byte = static_cast<unsigned char>(text[i]);
+    if (byte == '"' || byte == '\\') {
+      out += '\\';
+      out += text[i];
+    } else if (byte < 0x20U || byte >= 0x7fU) {
+      out += "\\x";
+      out += hex[byte >> 4U];
+      out += hex[byte & 0xfU];
+    } else {
+      out += text[i];
+    }
+  }
+  if (text.size() > limit) {
+    out += "...";
+  }
+  out += '"';
+  return out;
+}
+
 // The dotted path of a key as TOML would spell it: bare when it can be, quoted otherwise.
 std::string key_path(std::string_view parent, std::string_view key) {
   std::string out(parent);
@@ -175,7 +222,11 @@ std::string key_path(std::string_view parent, std::string_view key) {
   const bool bare = !key.empty() && std::all_of(key.begin(), key.end(), [](char c) {
     return is_ascii_alnum(c) || c == '_' || c == '-';
   });
-  out += bare ? std::string(key) : quote(key, k_max_echoed_key);
+  if (carries_secret(key)) {
+    out += "<a name that looks like a secret (not shown)>";
+  } else {
+    out += bare ? std::string(key) : quote(key, k_max_echoed_key);
+  }
   return out;
 }
 
@@ -236,6 +287,8 @@ public:
     text += what;
     m_list.push_back({0, 0, std::move(text)});
   }
+
+  [[nodiscard]] std::size_t size() const noexcept { return m_list.size(); }
 
   void throw_if_any() {
     if (m_list.empty()) {
@@ -330,13 +383,6 @@ std::optional<std::string> non_empty(const Value& v) {
   return text;
 }
 
-bool looks_like_inline_secret(std::string_view text) {
-  static constexpr std::array<std::string_view, 9> k_secret_prefixes{
-      "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "glpat-", "xox", "https://hooks."};
-  return std::any_of(k_secret_prefixes.begin(), k_secret_prefixes.end(),
-                     [text](std::string_view prefix) { return text.starts_with(prefix); });
-}
-
 // A path to a file holding a secret. The file itself is `afk doctor`'s business.
 std::optional<std::string> file_path(const Value& v) {
   auto text = string_of(v, k_file_path);
@@ -365,29 +411,180 @@ std::optional<std::string> absolute_path(const Value& v) {
   return text;
 }
 
+// The parts of "scheme://authority/rest" that the checks below need.
+struct UrlParts {
+  std::string scheme;         ///< lower case
+  std::string_view authority; ///< "[userinfo@]host[:port]"
+  std::string_view host;      ///< "" when there is none, or it cannot be read
+  std::string_view port;      ///< without ':'
+  bool has_port = false;
+  std::string_view query;    ///< after '?', before '#'
+  std::string_view fragment; ///< after '#'
+};
+
+std::optional<UrlParts> split_url(std::string_view text) {
+  const std::size_t scheme_end = text.find("://");
+  if (scheme_end == std::string_view::npos) {
+    return std::nullopt;
+  }
+  UrlParts url;
+  url.scheme = ascii_lower(text.substr(0, scheme_end));
+  const std::string_view rest = text.substr(scheme_end + 3);
+  const std::size_t authority_end = std::min(rest.find_first_of("/?#"), rest.size());
+  url.authority = rest.substr(0, authority_end);
+  const std::string_view tail = rest.substr(authority_end);
+  const std::size_t hash = std::min(tail.find('#'), tail.size());
+  url.fragment = tail.substr(std::min(hash + 1, tail.size()));
+  const std::string_view before_hash = tail.substr(0, hash);
+  if (const std::size_t question = before_hash.find('?'); question != std::string_view::npos) {
+    url.query = before_hash.substr(question + 1);
+  }
+  std::string_view host_port = url.authority;
+  if (const std::size_t at = host_port.rfind('@'); at != std::string_view::npos) {
+    host_port.remove_prefix(at + 1);
+  }
+  std::string_view after_host;
+  if (host_port.starts_with('[')) {
+    const std::size_t close = host_port.find(']');
+    if (close == std::string_view::npos) {
+      return url; // no host that can be read
+    }
+    url.host = host_port.substr(0, close + 1);
+    after_host = host_port.substr(close + 1);
+  } else {
+    const std::size_t colon = std::min(host_port.find(':'), host_port.size());
+    url.host = host_port.substr(0, colon);
+    after_host = host_port.substr(colon);
+  }
+  if (!after_host.empty()) {
+    if (after_host.front() != ':') {
+      url.host = {};
+      return url;
+    }
+    url.has_port = true;
+    url.port = after_host.substr(1);
+  }
+  return url;
+}
+
+bool is_valid_port(std::string_view port) {
+  constexpr std::size_t max_digits = 5;
+  constexpr unsigned long max_port = 65535;
+  if (port.empty() || port.size() > max_digits ||
+      !std::all_of(port.begin(), port.end(), is_ascii_digit)) {
+    return false;
+  }
+  const unsigned long value = std::stoul(std::string(port));
+  return value >= 1 && value <= max_port;
+}
+
+// Hosts that never leave the machine: 127.0.0.0/8, localhost and [::1].
+bool is_loopback_host(std::string_view host) {
+  const std::string lower = ascii_lower(host);
+  if (lower == "localhost" || lower == "[::1]") {
+    return true;
+  }
+  if (!lower.starts_with("127.")) {
+    return false;
+  }
+  // A dotted quad of four decimal octets, each 0 to 255.
+  constexpr std::size_t octets = 4;
+  constexpr int max_octet = 255;
+  std::size_t count = 0;
+  std::size_t start = 0;
+  while (true) {
+    const std::size_t dot = std::min(lower.find('.', start), lower.size());
+    const std::string_view octet = std::string_view(lower).substr(start, dot - start);
+    if (octet.empty() || octet.size() > 3 ||
+        !std::all_of(octet.begin(), octet.end(), is_ascii_digit) ||
+        std::stoi(std::string(octet)) > max_octet) {
+      return false;
+    }
+    ++count;
+    if (dot == lower.size()) {
+      break;
+    }
+    start = dot + 1;
+  }
+  return count == octets;
+}
+
+// Query and fragment parameters whose names say they carry a credential.
+constexpr std::array<std::string_view, 9> k_secret_parameter_words{
+    "token", "auth", "key", "secret", "passw", "pwd", "credential", "signature", "session"};
+
+bool has_secret_parameter(std::string_view parameters) {
+  std::size_t start = 0;
+  while (start <= parameters.size()) {
+    const std::size_t end = std::min(parameters.find_first_of("&;", start), parameters.size());
+    const std::string_view parameter = parameters.substr(start, end - start);
+    const std::string name = ascii_lower(parameter.substr(0, parameter.find('=')));
+    if (name == "sig" ||
+        std::any_of(k_secret_parameter_words.begin(), k_secret_parameter_words.end(),
+                    [&](std::string_view word) { return name.find(word) != std::string::npos; })) {
+      return true;
+    }
+    start = end + 1;
+  }
+  return false;
+}
+
+// An http:// or https:// URL (scheme in any case, stored in lower case) with a host and
+// no credentials in it: neither "user:password@", nor a token, key or webhook anywhere,
+// nor a query or fragment parameter named like one. Credentials are never echoed.
 std::optional<std::string> url(const Value& v) {
   auto text = string_of(v, k_url);
   if (!text) {
     return std::nullopt;
   }
-  const std::size_t scheme_end = text->find("://");
-  std::string_view rest = *text;
-  if (scheme_end != std::string::npos) {
-    rest.remove_prefix(scheme_end + 3);
-  }
-  const std::string_view authority = rest.substr(0, rest.find_first_of("/?#"));
-  // Checked first and never echoed: "user:password@" is a secret.
-  if (authority.find('@') != std::string_view::npos) {
+  const auto parts = split_url(*text);
+  // Checked first and never echoed: "user:password@" is a secret (and without "://" there
+  // is no telling where it ends).
+  if (parts ? parts->authority.find('@') != std::string_view::npos
+            : text->find('@') != std::string::npos) {
     v.problem("URLs must not carry credentials (user:password@); secrets are not stored in "
               "the config: use the matching *_file key");
     return std::nullopt;
   }
-  if (!text->starts_with("https://") && !text->starts_with("http://")) {
+  if (carries_secret(*text) ||
+      (parts && (has_secret_parameter(parts->query) || has_secret_parameter(parts->fragment)))) {
+    v.problem("URLs must not carry credentials (a token, key or webhook address in the URL or "
+              "its parameters); secrets are not stored in the config: use the matching *_file "
+              "key");
+    return std::nullopt;
+  }
+  if (!parts || (parts->scheme != "https" && parts->scheme != "http")) {
     v.expected(k_url, *text);
     return std::nullopt;
   }
-  if (authority.empty() || authority.find(' ') != std::string_view::npos) {
+  if (parts->host.empty() || parts->host.find_first_of(" \\") != std::string_view::npos) {
     v.expected(std::string(k_url) + " with a host", *text);
+    return std::nullopt;
+  }
+  if (parts->has_port && !is_valid_port(parts->port)) {
+    v.expected(std::string(k_url) + " with a port from 1 to 65535", *text);
+    return std::nullopt;
+  }
+  text->replace(0, parts->scheme.size(), parts->scheme);
+  return text;
+}
+
+// Whether a request to `text` (a URL that url() accepted) is encrypted or stays on the
+// machine.
+bool is_secure_url(std::string_view text) {
+  const auto parts = split_url(text);
+  return parts && (parts->scheme == "https" || is_loopback_host(parts->host));
+}
+
+constexpr std::string_view k_secure_url =
+    "an https:// URL, since afk sends a token there (http:// only for a loopback host: "
+    "127.0.0.0/8, localhost or [::1])";
+
+// A URL afk sends a token to.
+std::optional<std::string> secure_url(const Value& v) {
+  auto text = url(v);
+  if (text && !is_secure_url(*text)) {
+    v.expected(k_secure_url, *text);
     return std::nullopt;
   }
   return text;
@@ -531,6 +728,39 @@ const auto k_namespace =
 const auto k_object_name =
     checked("a Kubernetes object name (lower-case letters, digits, '-' and '.')",
             [](std::string_view text) { return is_dns_name(text, k_max_dns_subdomain, true); });
+
+// Characters, not bytes: GitHub counts label names in characters.
+std::size_t utf8_length(std::string_view text) {
+  return static_cast<std::size_t>(std::count_if(text.begin(), text.end(), [](char c) {
+    return (static_cast<unsigned char>(c) & 0xc0U) != 0x80U;
+  }));
+}
+
+// A label name (or, with `max` one less, the prefix of one): non-empty, no control
+// characters, no ',' (GitHub's labels= filter splits on it), at most `max` characters.
+auto label_name(std::string_view what, std::size_t max) {
+  return [what, max](const Value& v) -> std::optional<std::string> {
+    auto text = non_empty(v);
+    if (!text) {
+      return std::nullopt;
+    }
+    if (text->find(',') != std::string::npos) {
+      v.expected(std::string(what) + " without ',' (GitHub's labels= filter splits on it)", *text);
+      return std::nullopt;
+    }
+    if (utf8_length(*text) > max) {
+      v.expected(std::string(what) + " of at most " + std::to_string(max) +
+                     " characters (GitHub's limit is " + std::to_string(k_max_label) + ")",
+                 *text);
+      return std::nullopt;
+    }
+    return text;
+  };
+}
+
+const auto k_label = label_name("a label name", k_max_label);
+// "<prefix>N" must fit too, N at least one digit.
+const auto k_label_prefix = label_name("a label prefix", k_max_label - 1);
 
 // A string that must be one of a fixed set, read with `from_string`.
 template <class FromString> auto one_of(std::string_view what, FromString from_string) {
@@ -776,6 +1006,20 @@ public:
     return m_table != nullptr && m_table->contains(name);
   }
 
+  /// Whether this section only lists keys (config_keys()) and reads nothing.
+  [[nodiscard]] bool listing() const noexcept { return m_reader.listed != nullptr; }
+
+  /// How many problems have been found so far, in the whole file.
+  [[nodiscard]] std::size_t problem_count() const noexcept { return m_reader.problems.size(); }
+
+  /// Where key `name` is set, else this table's header, else nowhere.
+  [[nodiscard]] toml::source_region region(std::string_view name) const {
+    if (const toml::node* node = find(name)) {
+      return node->source();
+    }
+    return m_table != nullptr ? m_table->source() : toml::source_region{};
+  }
+
   /// Reports key `name` as missing, at this table's header when the file has one.
   void missing(std::string_view name, std::string_view why) {
     const toml::source_region where =
@@ -849,12 +1093,57 @@ private:
   bool m_open = false; // every key is a name (each_table), none is unknown
 };
 
+// Whether `a` comes after `b` in the file (a key that is set comes after its table header,
+// which comes after nowhere).
+bool after(const toml::source_region& a, const toml::source_region& b) {
+  return std::pair(a.begin.line, a.begin.column) > std::pair(b.begin.line, b.begin.column);
+}
+
 void read_labels(Section& s, LabelNames& labels) {
-  s.key("ready", labels.ready, non_empty);
-  s.key("in_progress", labels.in_progress, non_empty);
-  s.key("human", labels.human, non_empty);
-  s.key("frozen", labels.frozen, non_empty);
-  s.key("priority_prefix", labels.priority_prefix, non_empty);
+  const std::size_t problems_before = s.problem_count();
+  s.key("ready", labels.ready, k_label);
+  s.key("in_progress", labels.in_progress, k_label);
+  s.key("human", labels.human, k_label);
+  s.key("frozen", labels.frozen, k_label);
+  s.key("priority_prefix", labels.priority_prefix, k_label_prefix);
+  if (s.listing() || s.problem_count() != problems_before) {
+    return; // a name that could not be read would be compared as its default
+  }
+  // Each label means one thing: forges compare names ignoring case, so must afk.
+  const std::array<std::pair<std::string_view, const std::string*>, 4> names{{
+      {"ready", &labels.ready},
+      {"in_progress", &labels.in_progress},
+      {"human", &labels.human},
+      {"frozen", &labels.frozen},
+  }};
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    for (std::size_t j = 0; j < i; ++j) {
+      if (ascii_lower(*names[i].second) != ascii_lower(*names[j].second)) {
+        continue;
+      }
+      // Reported where the file sets the later of the two.
+      const bool at_j = after(s.region(names[j].first), s.region(names[i].first));
+      const std::string_view key = at_j ? names[j].first : names[i].first;
+      const std::string_view other = at_j ? names[i].first : names[j].first;
+      s.problem(s.region(key), key,
+                "same label as labels." + std::string(other) + " (label names ignore case)");
+    }
+  }
+  const std::string prefix = ascii_lower(labels.priority_prefix);
+  for (const auto& [name, value] : names) {
+    if (!ascii_lower(*value).starts_with(prefix)) {
+      continue;
+    }
+    if (!after(s.region(name), s.region("priority_prefix"))) {
+      s.problem(s.region("priority_prefix"), "priority_prefix",
+                "is a prefix of labels." + std::string(name) +
+                    " (ignoring case): priority labels must not be confused with afk's own");
+    } else {
+      s.problem(s.region(name), name,
+                "starts with labels.priority_prefix (ignoring case): priority labels must not be "
+                "confused with afk's own");
+    }
+  }
 }
 
 void read_limits(Section& s, LifecycleLimits& limits) {
@@ -874,15 +1163,20 @@ void read_limits(Section& s, LifecycleLimits& limits) {
 
 void read_tracker(Section& s, TrackerConfig& tracker) {
   s.key("kind", tracker.kind, k_tracker_kind);
-  s.key("api_url", tracker.api_url, url);
+  s.key("api_url", tracker.api_url, secure_url);
   s.key("token_file", tracker.token_file, file_path);
   s.key("login", tracker.login, non_empty);
   s.key("trusted_permission", tracker.trusted_permission, trusted_permission);
   s.key("api_version", tracker.api_version, non_empty);
   s.key("web_url", tracker.web_url, url);
-  // The default API is GitHub's: a Forgejo token must never be sent there by omission.
+  // The defaults are GitHub's: a Forgejo token must never be sent there by omission, nor
+  // links point there.
   if (tracker.kind == TrackerKind::forgejo && !s.has("api_url")) {
     s.missing("api_url", "required when tracker.kind is \"forgejo\" (the default is GitHub's)");
+  }
+  if (tracker.kind == TrackerKind::forgejo && !s.has("web_url")) {
+    s.missing("web_url", "required when tracker.kind is \"forgejo\" (the default is GitHub's: "
+                         "links would point at github.com)");
   }
 }
 
@@ -898,13 +1192,22 @@ void read_t3(Section& s, T3Config& t3) {
   });
 }
 
-void read_git(Section& s, GitConfig& git) {
+void read_git(Section& s, GitConfig& git, TrackerKind tracker_kind) {
   s.key("root", git.root, absolute_path);
   s.key("clone_url", git.clone_url, clone_url);
   s.key("token_file", git.token_file, file_path);
   s.key("branch_prefix", git.branch_prefix, k_branch_prefix);
   s.key("trailer", git.trailer, k_trailer);
   s.key("disk_budget", git.disk_budget_bytes, size);
+  // The default clones from GitHub: with a Forgejo tracker, git.token_file would go there.
+  if (tracker_kind == TrackerKind::forgejo && !s.has("clone_url")) {
+    s.missing("clone_url", "required when tracker.kind is \"forgejo\" (the default clones from "
+                           "github.com, and git.token_file would be sent there)");
+  }
+  if (s.has("clone_url") && !git.token_file.empty() && !is_secure_url(git.clone_url)) {
+    s.problem(s.region("clone_url"), "clone_url",
+              "expected " + std::string(k_secure_url) + " when git.token_file is set");
+  }
 }
 
 void read_deploy(Section& s, DeployConfig& deploy) {
@@ -914,11 +1217,11 @@ void read_deploy(Section& s, DeployConfig& deploy) {
     t.key("missing_grace", deploy.github_checks.missing_grace, duration(true));
   });
   s.table("woodpecker", [&](Section& t) {
-    t.key("url", deploy.woodpecker.url, url);
+    t.key("url", deploy.woodpecker.url, secure_url);
     t.key("token_file", deploy.woodpecker.token_file, file_path);
   });
   s.table("kubernetes", [&](Section& t) {
-    t.key("api_url", deploy.kubernetes.api_url, url);
+    t.key("api_url", deploy.kubernetes.api_url, secure_url);
     t.key("namespace", deploy.kubernetes.namespace_name, k_namespace);
     t.key("deployments", deploy.kubernetes.deployments, k_object_list);
     t.key("image_annotation", deploy.kubernetes.image_annotation, non_empty);
@@ -927,7 +1230,7 @@ void read_deploy(Section& s, DeployConfig& deploy) {
 
 void read_notify(Section& s, NotifyConfig& notify) {
   s.key("slack_webhook_file", notify.slack_webhook_file, file_path);
-  s.key("ntfy_url", notify.ntfy_url, url);
+  s.key("ntfy_url", notify.ntfy_url, secure_url);
   s.key("ntfy_topic", notify.ntfy_topic, non_empty);
   s.key("ntfy_token_file", notify.ntfy_token_file, file_path);
   if (s.has("ntfy_url") && !s.has("ntfy_topic")) {
@@ -975,7 +1278,7 @@ void read_config(Section& s, Config& config) {
   s.table("limits", [&](Section& t) { read_limits(t, config.limits); });
   s.table("tracker", [&](Section& t) { read_tracker(t, config.tracker); });
   s.table("t3", [&](Section& t) { read_t3(t, config.t3); });
-  s.table("git", [&](Section& t) { read_git(t, config.git); });
+  s.table("git", [&](Section& t) { read_git(t, config.git, config.tracker.kind); });
   s.table("deploy", [&](Section& t) { read_deploy(t, config.deploy); });
   s.table("notify", [&](Section& t) { read_notify(t, config.notify); });
   s.table("repos", [&](Section& t) { read_repos(t, config.repos); });
@@ -1064,10 +1367,148 @@ toml::source_region region_of(const toml::table* document, std::string_view tabl
   return node != nullptr ? node->source() : toml::source_region{};
 }
 
+// A [repos."owner/name"] table as the file spells it.
+struct RepoTable {
+  std::string spelled;
+  const toml::table* table = nullptr;
+  toml::source_region name_at;
+};
+
+// The file's [repos.*] tables with valid names, by canonical name (of two naming one
+// repository, already reported, the first).
+std::map<std::string, RepoTable> repo_tables(const toml::table* document) {
+  std::map<std::string, RepoTable> out;
+  const toml::node* repos = document != nullptr ? document->get("repos") : nullptr;
+  if (repos == nullptr || repos->as_table() == nullptr) {
+    return out;
+  }
+  for (auto&& [name, node] : *repos->as_table()) {
+    const auto repo = RepoName::parse(name.str());
+    if (repo && node.as_table() != nullptr) {
+      const RepoTable entry{std::string(name.str()), node.as_table(), name.source()};
+      const auto [it, inserted] = out.emplace(repo->canonical(), entry);
+      if (!inserted && after(it->second.name_at, entry.name_at)) {
+        it->second = entry;
+      }
+    }
+  }
+  return out;
+}
+
+// Checks that only matter once afk acts: overrides for repositories it will not act on
+// (most likely a typo), and each allowlisted repository's effective stages.
+// An override counts as known when the file's allowlist or the effective one (after
+// AFK_ALLOWLIST) names its repo: narrowing the allowlist from the environment during an
+// incident must not stop afk from starting.
+void check_armed_repos(const Config& config, const std::vector<RepoName>& file_allowlist,
+                       const toml::table* document, Problems& problems) {
+  const auto tables = repo_tables(document);
+  const auto listed = [](const std::vector<RepoName>& list, const std::string& canonical) {
+    return std::any_of(list.begin(), list.end(),
+                       [&](const RepoName& r) { return r.canonical() == canonical; });
+  };
+  for (const auto& [canonical, overrides] : config.repos) {
+    const auto found = tables.find(canonical);
+    if (found == tables.end() || listed(config.allowlist, canonical) ||
+        listed(file_allowlist, canonical)) {
+      continue;
+    }
+    problems.add(found->second.name_at, key_path("repos", found->second.spelled),
+                 "not in allowlist; a typo here would silently fall back to the global stages");
+  }
+  // One line per stages key and problem, naming every repository it affects.
+  struct StageProblem {
+    toml::source_region where;
+    std::string key;
+    std::string stage;
+    std::string needs;
+    std::vector<std::string> repos;
+  };
+  std::vector<StageProblem> found;
+  const auto report = [&](const toml::source_region& where, const std::string& key,
+                          std::string_view stage, const std::string& needs, const RepoName& repo) {
+    const auto same = std::find_if(found.begin(), found.end(), [&](const StageProblem& p) {
+      return p.key == key && p.stage == stage && p.needs == needs;
+    });
+    if (same != found.end()) {
+      same->repos.push_back(repo.full());
+    } else {
+      found.push_back({where, key, std::string(stage), needs, {repo.full()}});
+    }
+  };
+  const toml::node* deploy = document != nullptr ? document->get("deploy") : nullptr;
+  const toml::node* global_stages = deploy != nullptr && deploy->as_table() != nullptr
+                                        ? deploy->as_table()->get("stages")
+                                        : nullptr;
+  for (const RepoName& repo : config.allowlist) {
+    const auto overrides = config.repos.find(repo.canonical());
+    const RepoOverrides* own = overrides != config.repos.end() ? &overrides->second : nullptr;
+    const auto table = tables.find(repo.canonical());
+    // Where the stages that apply come from: the repository's own, or the global ones.
+    toml::source_region where;
+    std::string key;
+    if (own != nullptr && own->stages && table != tables.end()) {
+      const toml::node* stages = table->second.table->get("stages");
+      where = stages != nullptr ? stages->source() : table->second.name_at;
+      key = key_path(key_path("repos", table->second.spelled), "stages");
+    } else {
+      where = global_stages != nullptr ? global_stages->source()
+              : deploy != nullptr      ? deploy->source()
+                                       : toml::source_region{};
+      key = "deploy.stages";
+    }
+    const std::vector<StageType>& stages =
+        own != nullptr && own->stages ? *own->stages : config.deploy.stages;
+    const auto uses = [&](StageType stage) {
+      return std::find(stages.begin(), stages.end(), stage) != stages.end();
+    };
+    if (uses(StageType::kubernetes)) {
+      const bool own_deployments = own != nullptr && own->kubernetes_deployments.has_value();
+      const auto& deployments =
+          own_deployments ? *own->kubernetes_deployments : config.deploy.kubernetes.deployments;
+      if (deployments.empty()) {
+        const std::string own_key =
+            key_path(key_path("repos", table != tables.end() ? table->second.spelled : repo.full()),
+                     "kubernetes_deployments");
+        report(where, key, to_string(StageType::kubernetes),
+               own_deployments ? "at least one deployment to watch, and " + own_key + " is empty"
+                               : "at least one deployment to watch: set "
+                                 "deploy.kubernetes.deployments or " +
+                                     own_key,
+               repo);
+      }
+    }
+    if (uses(StageType::woodpecker)) {
+      std::vector<std::string_view> missing;
+      if (config.deploy.woodpecker.url.empty()) {
+        missing.emplace_back("deploy.woodpecker.url");
+      }
+      if (config.deploy.woodpecker.token_file.empty()) {
+        missing.emplace_back("deploy.woodpecker.token_file");
+      }
+      if (!missing.empty()) {
+        std::string needs(missing.front());
+        if (missing.size() > 1) {
+          needs += " and " + std::string(missing.back());
+        }
+        report(where, key, to_string(StageType::woodpecker), needs, repo);
+      }
+    }
+  }
+  for (const StageProblem& p : found) {
+    std::string repos;
+    for (const std::string& name : p.repos) {
+      repos += (repos.empty() ? "" : ", ") + name;
+    }
+    problems.add(p.where, p.key, "stage " + quote(p.stage) + " for " + repos + " needs " + p.needs);
+  }
+}
+
 // Everything after the file's own keys: environment overrides, derived defaults, and
 // the keys that only an armed afk needs.
 Config finish(Config config, const Environment& env, Problems& problems,
               const toml::table* document) {
+  const std::vector<RepoName> file_allowlist = config.allowlist;
   apply_environment(env, config, problems);
   if (config.t3.web_url.empty()) {
     config.t3.web_url = config.t3.url;
@@ -1085,7 +1526,36 @@ Config finish(Config config, const Environment& env, Problems& problems,
   require("tracker", "login", !config.tracker.login.empty());
   require("t3", "url", !config.t3.url.empty());
   require("t3", "token_file", !config.t3.token_file.empty());
+  check_armed_repos(config, file_allowlist, document, problems);
   return config;
+}
+
+// toml++'s description of a syntax error, which may quote a key or value: a quoted part
+// that looks like a secret is not shown, and if anything else does, nothing is.
+std::string describe_syntax_error(std::string_view description) {
+  if (!carries_secret(description)) {
+    return std::string(description);
+  }
+  std::string out;
+  std::size_t start = 0;
+  while (start < description.size()) {
+    const std::size_t open = description.find('\'', start);
+    const std::size_t close =
+        open == std::string_view::npos ? open : description.find('\'', open + 1);
+    if (close == std::string_view::npos) {
+      out += description.substr(start);
+      break;
+    }
+    out += description.substr(start, open - start);
+    const std::string_view quoted = description.substr(open, close + 1 - open);
+    out += carries_secret(quoted) ? "(something that looks like a secret, not shown)"
+                                  : std::string(quoted);
+    start = close + 1;
+  }
+  if (carries_secret(out)) {
+    return "invalid TOML (the details look like they hold a secret, so are not shown)";
+  }
+  return out;
 }
 
 std::string read_file(const std::filesystem::path& path) {
@@ -1115,8 +1585,8 @@ Config parse_config(std::string_view text, std::string_view source_name, const E
   try {
     document = toml::parse(text, source_name);
   } catch (const toml::parse_error& e) {
-    throw Error(ErrorKind::config,
-                position(source_name, e.source().begin) + ": " + std::string(e.description()));
+    throw Error(ErrorKind::config, position(source_name, e.source().begin) + ": " +
+                                       describe_syntax_error(e.description()));
   }
   Reader reader{Problems(std::string(source_name))};
   Config config;
