@@ -80,7 +80,7 @@ void bench_blocked_by() {
   }
   const afk::IssueRef self{.repo = repo(), .number = 1};
   const double parse =
-      median_seconds([&] { g_sink = g_sink + parse_blocked_by(body, self).size(); });
+      median_seconds([&] { g_sink = g_sink + parse_blocked_by(body, self).refs.size(); });
   const double scan = median_seconds([&] {
     std::size_t hits = 0;
     for (auto at = body.find("locked by"); at != std::string::npos;

@@ -229,12 +229,36 @@ TEST(IssueRef, round_trips_through_to_string) {
 
 const IssueRef k_self = IssueRef{*RepoName::parse("owner/repo"), 10};
 
+struct BlockedCase {
+  std::string body;
+  Names refs;
+  Names unreadable = {};
+};
+
+void expect_blocked(const std::vector<BlockedCase>& cases) {
+  for (const auto& c : cases) {
+    const afk::BlockedBy parsed = afk::parse_blocked_by(c.body, k_self);
+    EXPECT_EQ(names(parsed.refs), c.refs) << c.body;
+    EXPECT_EQ(parsed.unreadable, c.unreadable) << c.body;
+  }
+}
+
+// What BlockedBy::unreadable promises about every excerpt.
+void expect_printable(const afk::BlockedBy& parsed, std::string_view body) {
+  EXPECT_LE(parsed.unreadable.size(), 20U) << body.substr(0, 80);
+  for (const std::string& excerpt : parsed.unreadable) {
+    EXPECT_FALSE(excerpt.empty());
+    EXPECT_LE(excerpt.size(), 80U) << excerpt;
+    for (const char c : excerpt) {
+      const auto byte = static_cast<unsigned char>(c);
+      EXPECT_TRUE(byte >= 0x20 && byte != 0x7F && c != '`' && c != '<' && c != '>')
+          << "byte " << static_cast<int>(byte) << " in " << excerpt;
+    }
+  }
+}
+
 TEST(BlockedBy, reads_clause_forms) {
-  struct Case {
-    std::string_view body;
-    Names expected;
-  };
-  const std::vector<Case> cases = {
+  expect_blocked({
       {"Blocked by #3", {"owner/repo#3"}},
       {"blocked by #3", {"owner/repo#3"}},
       {"BLOCKED BY #3", {"owner/repo#3"}},
@@ -273,57 +297,126 @@ TEST(BlockedBy, reads_clause_forms) {
       {"Blocked by [#7](https://github.com/other/lib/issues/7), #2",
        {"other/lib#7", "owner/repo#2"}},
       {"Blocked by ~~#3~~", {"owner/repo#3"}},
-  };
-  for (const auto& c : cases) {
-    EXPECT_EQ(names(afk::parse_blocked_by(c.body, k_self)), c.expected) << c.body;
-  }
+  });
+}
+
+// Phrasings that used to yield nothing, so that a blocked issue could be dispatched.
+TEST(BlockedBy, reads_looser_phrasing) {
+  expect_blocked({
+      {"Blocked by issue #3", {"owner/repo#3"}},
+      {"Blocked by issues #3 and #4", {"owner/repo#3", "owner/repo#4"}},
+      {"Blocked by Issue #3 and the ticket #4.", {"owner/repo#3", "owner/repo#4"}},
+      {"Blocked by tickets other/lib#1, #2", {"other/lib#1", "owner/repo#2"}},
+      {"Blocked by #3 or #4", {"owner/repo#3", "owner/repo#4"}},
+      {"Blocked by [API rework](https://github.com/o/r/issues/4)", {"o/r#4"}},
+      {"Blocked by **[API rework, part 2](https://github.com/o/r/issues/4)**, #5",
+       {"o/r#4", "owner/repo#5"}},
+      {"Blocked by: [the *new* schema (v2)](https://forge.example/git/o/r/issues/4).", {"o/r#4"}},
+      {"Blocked by #3/#4", {"owner/repo#3", "owner/repo#4"}},
+      {"Blocked by #3/#4/#5", {"owner/repo#3", "owner/repo#4", "owner/repo#5"}},
+      {"Blocked by other/lib#3/#4", {"other/lib#3", "owner/repo#4"}},
+      {"Blocked by `#3`", {"owner/repo#3"}},
+      {"Blocked by `other/lib#7` and ` #4 `.", {"other/lib#7", "owner/repo#4"}},
+      {"Blocked by **`#3`**", {"owner/repo#3"}},
+      {"Blocked by: #3\xc2\xa0", {"owner/repo#3"}},
+      {"Blocked by #3\xc2\xa0"
+       "and #4",
+       {"owner/repo#3", "owner/repo#4"}},
+      {"Blocked\xc2\xa0"
+       "by #3",
+       {"owner/repo#3"}},
+      {"Blocked\xe2\x80\x89"
+       "by\xe2\x80\xaf#3\xe3\x80\x80"
+       "and\xe2\x80\x87#4",
+       {"owner/repo#3", "owner/repo#4"}},
+      {"| Blocked by | #3 |", {"owner/repo#3"}},
+      {"| Blocked by | #3, #4 |", {"owner/repo#3", "owner/repo#4"}},
+      {"| **Blocked by** | #3 | [API](https://github.com/o/r/issues/4) |",
+       {"o/r#4", "owner/repo#3"}},
+      {"|Blocked by|#3|", {"owner/repo#3"}},
+      {"| Blocked by | #3 | High priority |", {"owner/repo#3"}},
+      {"| Blocked by | #3 |\n| Related | #5 |", {"owner/repo#3"}},
+  });
 }
 
 TEST(BlockedBy, clause_ends_at_the_first_other_word) {
-  struct Case {
-    std::string_view body;
-    Names expected;
-  };
-  const std::vector<Case> cases = {
+  expect_blocked({
       {"Blocked by #3 which needs #4", {"owner/repo#3"}},
-      {"Blocked by #3 or #4", {"owner/repo#3"}},
       {"Blocked by #3. #4 is related", {"owner/repo#3"}},
       {"Blocked by #3; see #4", {"owner/repo#3"}},
       {"Blocked by #3: see #4", {"owner/repo#3"}},
       {"Blocked by #3 (the schema), #4", {"owner/repo#3"}},
-      {"Blocked by 3", {}},
-      {"Blocked by issue #3", {}},
-      {"Blocked by nothing", {}},
-      {"Blocked by #0 and #3", {}},
-      {"Blocked by #01", {}},
-      {"Blocked by #-1", {}},
-      {"Blocked by #3x #4", {}},
-      {"Blocked by ../etc#3", {}},
+      {"Blocked by #2 and `see below`", {"owner/repo#2"}},
+  });
+}
+
+TEST(BlockedBy, unreadable_clauses_fail_closed) {
+  expect_blocked({
+      // A bad reference does not drop the good ones.
+      {"Blocked by #0 and #3", {"owner/repo#3"}, {"#0 and #3"}},
+      {"Blocked by #3x #4", {"owner/repo#4"}, {"#3x #4"}},
+      {"Blocked by #3, #99999999999999999", {"owner/repo#3"}, {"#3, #99999999999999999"}},
+      {"Blocked by #01", {}, {"#01"}},
+      {"Blocked by #-1", {}, {"#-1"}},
+      {"Blocked by ../etc#3", {}, {"../etc#3"}},
       {"Blocked by own\xe2\x80\x8b"
        "er/repo#3",
-       {}},
-      {"Blocked by https://github.com/o/r/tree/7 #4", {}},
-      {"Blocked by https://github.com/o/r/issues/07", {}},
-      {"Blocked by ftp://github.com/o/r/issues/7", {}},
-  };
-  for (const auto& c : cases) {
-    EXPECT_EQ(names(afk::parse_blocked_by(c.body, k_self)), c.expected) << c.body;
-  }
+       {},
+       {"own er/repo#3"}},
+      {"Blocked by https://github.com/o/r/tree/7 #4", {}, {"https://github.com/o/r/tree/7 #4"}},
+      {"Blocked by https://github.com/o/r/issues/07", {}, {"https://github.com/o/r/issues/07"}},
+      {"Blocked by ftp://github.com/o/r/issues/7", {}, {"ftp://github.com/o/r/issues/7"}},
+      {"Blocked by [docs](https://example.com/docs) #4",
+       {},
+       {"[docs](https://example.com/docs) #4"}},
+      {"Blocked by `#3 #4`", {}, {"#3 #4"}},
+      {"Blocked by `x` #1", {}, {"x #1"}},
+      // Nothing reference-like: a person says it is blocked, afk cannot check.
+      {"Blocked by 3", {}, {"3"}},
+      {"Blocked by the database migration", {}, {"the database migration"}},
+      {"Blocked by PR #5", {}, {"PR #5"}},
+      {"Blocked by https://github.com/o/r/pull/5", {}, {"https://github.com/o/r/pull/5"}},
+      {"Blocked by: none yet, see #5", {}, {"none yet, see #5"}},
+      {"**Blocked by:** the *new* API", {}, {"the *new* API"}},
+      {"| Blocked by | |", {}, {"(nothing after it)"}},
+      {"| Blocked by |", {}, {"(nothing after it)"}},
+      {"| Blocked by | the migration |", {}, {"the migration"}},
+      // One excerpt per clause, each clause judged on its own, duplicates once.
+      {"Blocked by #3 and blocked by the cache", {"owner/repo#3"}, {"the cache"}},
+      {"Blocked by the cache. Blocked by x. Blocked by the cache.", {}, {"the cache.", "x."}},
+      {"Blocked by #3,\n#0", {"owner/repo#3"}, {"#0"}},
+  });
+}
+
+TEST(BlockedBy, none_means_not_blocked) {
+  expect_blocked({
+      {"Blocked by: none", {}},
+      {"Blocked by nothing", {}},
+      {"Blocked by: NOTHING.", {}},
+      {"Blocked by: N/A", {}},
+      {"Blocked by: n/a", {}},
+      {"Blocked by: -", {}},
+      {"Blocked by: \xe2\x80\x94", {}},
+      {"Blocked by (none)", {}},
+      {"**Blocked by:** None.", {}},
+      {"**Blocked by:** _none_", {}},
+      {"| Blocked by | n/a |", {}},
+      {"| Blocked by | - |", {}},
+      {"## Blocked by\nNone", {}},
+      {"## Blocked by\n\n- none\n", {}},
+      {"Blocked by: none\nBlocked by #3", {"owner/repo#3"}},
+  });
 }
 
 TEST(BlockedBy, pull_request_urls_are_skipped_not_counted) {
-  EXPECT_EQ(
-      names(afk::parse_blocked_by(
-          "Blocked by https://github.com/o/r/pull/5, #7 and https://forge/o/r/pulls/6", k_self)),
-      (Names{"owner/repo#7"}));
+  expect_blocked({
+      {"Blocked by https://github.com/o/r/pull/5, #7 and https://forge/o/r/pulls/6",
+       {"owner/repo#7"}},
+  });
 }
 
 TEST(BlockedBy, ignores_mentions_outside_the_clause) {
-  struct Case {
-    std::string_view body;
-    Names expected;
-  };
-  const std::vector<Case> cases = {
+  expect_blocked({
       {"See #5. Blocked by #6", {"owner/repo#6"}},
       {"Related to #5\nFixes #7", {}},
       {"Unblocked by #5", {}},
@@ -333,32 +426,29 @@ TEST(BlockedBy, ignores_mentions_outside_the_clause) {
       {"Blocks #5", {}},
       {"Nothing to see here", {}},
       {"", {}},
-  };
-  for (const auto& c : cases) {
-    EXPECT_EQ(names(afk::parse_blocked_by(c.body, k_self)), c.expected) << c.body;
-  }
+  });
 }
 
 TEST(BlockedBy, every_clause_counts_sorted_and_deduplicated) {
   const std::string_view body = "Blocked by #9 and #3.\n"
                                 "Some prose.\n"
                                 "Also blocked by Other/Lib#1, #3 and other/lib#1. Blocked by #2";
-  EXPECT_EQ(names(afk::parse_blocked_by(body, k_self)),
-            (Names{"Other/Lib#1", "owner/repo#2", "owner/repo#3", "owner/repo#9"}));
+  EXPECT_EQ(afk::parse_blocked_by(body, k_self),
+            (afk::BlockedBy{.refs = {ref("Other/Lib", 1), ref("owner/repo", 2),
+                                     ref("owner/repo", 3), ref("owner/repo", 9)},
+                            .unreadable = {}}));
 }
 
 TEST(BlockedBy, drops_self_references) {
-  EXPECT_EQ(
-      names(afk::parse_blocked_by("Blocked by #10, #11, Owner/Repo#10, other/repo#10", k_self)),
-      (Names{"other/repo#10", "owner/repo#11"}));
+  expect_blocked({
+      {"Blocked by #10, #11, Owner/Repo#10, other/repo#10", {"other/repo#10", "owner/repo#11"}},
+      // A reference to itself was read: not unreadable, nothing to wait for.
+      {"Blocked by #10", {}},
+  });
 }
 
 TEST(BlockedBy, ignores_code_and_comments) {
-  struct Case {
-    std::string_view body;
-    Names expected;
-  };
-  const std::vector<Case> cases = {
+  expect_blocked({
       {"```\nBlocked by #1\n```\nBlocked by #2", {"owner/repo#2"}},
       {"~~~markdown\nBlocked by #1\n~~~\nBlocked by #2", {"owner/repo#2"}},
       {"````\n```\nBlocked by #1\n```\nBlocked by #3\n````\nBlocked by #2", {"owner/repo#2"}},
@@ -366,9 +456,8 @@ TEST(BlockedBy, ignores_code_and_comments) {
       {"```\nBlocked by #1 (never closed)\n", {}},
       {"~~~\nBlocked by #1\n```\nBlocked by #4\n~~~\n", {}},
       {"`Blocked by #1` Blocked by #2", {"owner/repo#2"}},
-      {"Blocked by `#1`", {}},
-      {"Blocked by `x` #1", {}},
-      {"Blocked by #2 `#1`", {"owner/repo#2"}},
+      {"`Blocked-by:#1` and `blocked-by/repo#1`", {}},
+      {"Blocked by #2 `#1`", {"owner/repo#1", "owner/repo#2"}},
       {"``Blocked by ` #1`` Blocked by #2", {"owner/repo#2"}},
       {"``` inline ``` Blocked by #2", {"owner/repo#2"}},
       {"Unmatched ` tick. Blocked by #2", {"owner/repo#2"}},
@@ -376,43 +465,87 @@ TEST(BlockedBy, ignores_code_and_comments) {
       {"<!--\nTemplate: write \"Blocked by #123\" here\n-->\nBlocked by #2", {"owner/repo#2"}},
       {"Blocked by #2 <!-- and #1? --> #3", {"owner/repo#2", "owner/repo#3"}},
       {"<!-- unclosed\nBlocked by #1", {}},
-  };
-  for (const auto& c : cases) {
-    EXPECT_EQ(names(afk::parse_blocked_by(c.body, k_self)), c.expected) << c.body;
-  }
+  });
 }
 
 TEST(BlockedBy, follows_a_lead_in_into_the_list_below) {
-  struct Case {
-    std::string_view body;
-    Names expected;
-  };
-  const std::vector<Case> cases = {
+  expect_blocked({
       {"## Blocked by\n- #3\n- #4\n\nOther text #5", {"owner/repo#3", "owner/repo#4"}},
       {"**Blocked by:**\n\n* #3 (schema)\n* other/lib#4\n", {"other/lib#4", "owner/repo#3"}},
       {"Blocked by:\n1. #3\n2) #4\n", {"owner/repo#3", "owner/repo#4"}},
       {"### Blocked by\n- [ ] #3\n- [x] #4\n  - #5\n## Notes\n- #6",
        {"owner/repo#3", "owner/repo#4", "owner/repo#5"}},
-      {"## Blocked by\nNone yet, see #5", {}},
+      {"## Blocked by\n- #3\n  (the schema part)\n- #4", {"owner/repo#3", "owner/repo#4"}},
+      {"## Blocked by\n- [API rework](https://github.com/o/r/issues/4)\n- `#5`",
+       {"o/r#4", "owner/repo#5"}},
       {"## Blocked by\n#3 and #4", {"owner/repo#3", "owner/repo#4"}},
       {"This is blocked by\n#3 and #4, but #5 is unrelated", {"owner/repo#3", "owner/repo#4"}},
       {"Blocked by #3 and\n#4 then #5", {"owner/repo#3", "owner/repo#4"}},
+      {"Blocked by issues\n#3, #4", {"owner/repo#3", "owner/repo#4"}},
       {"Blocked by #3,\r\n#4", {"owner/repo#3", "owner/repo#4"}},
       {"Blocked by #3 and\n\n#4", {"owner/repo#3"}},
+      {"Blocked by #3 and\nthe rest is prose", {"owner/repo#3"}},
       {"Blocked by #3\n#4", {"owner/repo#3"}},
       {"Blocked by #3\n- #4", {"owner/repo#3"}},
-      {"## Blocked by\n```\n- #4\n```\n- #5", {}},
-  };
-  for (const auto& c : cases) {
-    EXPECT_EQ(names(afk::parse_blocked_by(c.body, k_self)), c.expected) << c.body;
-  }
+      // What follows a lead-in must be read, or it blocks.
+      {"## Blocked by\nNone yet, see #5", {}, {"None yet, see #5"}},
+      {"## Blocked by\n- #3\n- the API redesign\n", {"owner/repo#3"}, {"the API redesign"}},
+      {"## Blocked by\n- #0\n- #4", {"owner/repo#4"}, {"#0"}},
+      {"**Blocked by:**\n\nthe database migration", {}, {"the database migration"}},
+      {"## Blocked by\n```\n- #4\n```\n- #5", {}, {"(a code block)"}},
+      // An empty section is an unfilled template, not a blocker.
+      {"## Blocked by\n\n## Notes\nText", {}},
+      {"## Blocked by\n<!-- list blockers here -->\n\n---\nText", {}},
+      {"**Blocked by:**", {}},
+      {"## Blocked by\n- [ ]\n\n## Notes", {}},
+      {"### Blocked by\n\n_No response_\n\n### Notes", {}},
+      {"Blocked by:\nAlso blocked by #3", {"owner/repo#3"}, {"Also blocked by #3"}},
+      {"Blocked by:\nBlocked by #3", {"owner/repo#3"}},
+  });
 }
 
 TEST(BlockedBy, handles_crlf_line_endings) {
-  EXPECT_EQ(names(afk::parse_blocked_by("Intro\r\nBlocked by #3\r\n```\r\nBlocked by #4\r\n```\r\n"
-                                        "Blocked by #5\r\n",
-                                        k_self)),
-            (Names{"owner/repo#3", "owner/repo#5"}));
+  expect_blocked({
+      {"Intro\r\nBlocked by #3\r\n```\r\nBlocked by #4\r\n```\r\nBlocked by #5\r\n",
+       {"owner/repo#3", "owner/repo#5"}},
+      {"Blocked by the cache\r\n", {}, {"the cache"}},
+  });
+}
+
+TEST(BlockedBy, unreadable_excerpts_are_short_and_printable) {
+  const auto parse = [](std::string_view body) {
+    return afk::parse_blocked_by(body, k_self);
+  };
+
+  const auto long_clause = parse("Blocked by " + std::string(300, 'a'));
+  ASSERT_EQ(long_clause.unreadable.size(), 1U);
+  EXPECT_EQ(long_clause.unreadable[0], std::string(77, 'a') + "...");
+
+  std::string accents = "Blocked by ";
+  for (int i = 0; i < 100; ++i) {
+    accents += "\xc3\xa9"; // é
+  }
+  const auto cut = parse(accents);
+  ASSERT_EQ(cut.unreadable.size(), 1U);
+  EXPECT_LE(cut.unreadable[0].size(), 80U);
+  // Cut on a character boundary: 38 whole "é" and the ellipsis.
+  EXPECT_EQ(cut.unreadable[0].size(), 38U * 2 + 3);
+  expect_printable(cut, accents);
+
+  const std::string garbled = "Blocked by the `cache`\x01\x1b[31m <b>x</b> \xe2\x80\xae"
+                              "evil \xff\tend\x7f";
+  const auto sanitized = parse(garbled);
+  EXPECT_EQ(sanitized.unreadable, (Names{"the cache??[31m bx/b ?evil ? end?"}));
+  expect_printable(sanitized, garbled);
+
+  std::string many;
+  for (int i = 0; i < 100; ++i) {
+    many += "Blocked by thing" + std::to_string(i) + "\n";
+  }
+  const auto capped = parse(many);
+  ASSERT_EQ(capped.unreadable.size(), 20U);
+  EXPECT_EQ(capped.unreadable.front(), "thing0");
+  EXPECT_EQ(capped.unreadable.back(), "thing19");
 }
 
 TEST(BlockedBy, survives_hostile_bodies) {
@@ -423,18 +556,36 @@ TEST(BlockedBy, survives_hostile_bodies) {
       std::string("Blocked by ") + std::string(1 << 16, '9'),
       std::string("Blocked by #") + std::string(1 << 16, '*'),
       std::string("Blocked by [") + std::string(1 << 16, ']'),
+      std::string("Blocked by [") + std::string(1 << 16, '['),
+      std::string("Blocked by [a](") + std::string(1 << 16, 'x'),
+      std::string("Blocked by `") + std::string(1 << 16, '\x01') + "`",
+      std::string("Blocked by ") + std::string(1 << 16, '\x02'),
       std::string("<!--<!--<!--") + std::string(1 << 16, '-'),
       std::string{"Blocked by #3\0#4", 16},
+      std::string{"Blocked by \0\x1b\x7f", 14},
       "Blocked by \xff\xfe #3",
+      "Blocked by \xe2\x80",
+      "Blocked by \xc2",
+      "Blocked by \xf4\x90\x80\x80 \xed\xa0\x80 \xc0\xaf",
       "Blocked by https://",
       "Blocked by https:///o/r/issues/3",
       "Blocked by https://h//r/issues/3",
       "Blocked by https://h/issues/3",
       "Blocked by [#3](",
       "Blocked by [](https://h/o/r/issues/3",
+      "| Blocked by",
+      "Blocked by ||||| x",
+      "Blocked by /#3",
+      "Blocked by 3/#4",
   };
   for (const auto& body : cases) {
-    EXPECT_NO_THROW((void)afk::parse_blocked_by(body, k_self));
+    afk::BlockedBy parsed;
+    EXPECT_NO_THROW(parsed = afk::parse_blocked_by(body, k_self));
+    expect_printable(parsed, body);
+    // Each of these says "Blocked by" and names no valid issue: it must not pass silently.
+    if (body.starts_with("Blocked by")) {
+      EXPECT_FALSE(parsed.refs.empty() && parsed.unreadable.empty()) << body.substr(0, 40);
+    }
   }
 }
 
@@ -445,6 +596,14 @@ std::string backtick_staircase(std::size_t n) {
   for (std::size_t i = 1; i <= n; ++i) {
     out.append(i, '`');
     out += ' ';
+  }
+  return out;
+}
+
+std::string repeat_to_mebibyte(std::string_view piece) {
+  std::string out;
+  while (out.size() < (std::size_t{1} << 20)) {
+    out += piece;
   }
   return out;
 }
@@ -460,20 +619,48 @@ TEST(BlockedBy, megabyte_bodies_parse_in_linear_time) {
   while (one_line.size() < k_mebibyte) {
     one_line += " #" + std::to_string(++refs_on_one_line);
   }
-  std::string near_misses;
-  while (near_misses.size() < k_mebibyte) {
-    near_misses += "blocked blocked-be blockedby by `x` <!-- --> [#1]( ";
-  }
+  const std::string near_misses =
+      repeat_to_mebibyte("blocked blocked-be blockedby by `x` <!-- --> [#1]( ");
   const std::string staircase = backtick_staircase(1400) + " Blocked by #2";
   const std::string letters(k_mebibyte, 'b');
+  const std::string unreadable_clauses = repeat_to_mebibyte("Blocked by the thing ");
+  std::string distinct_clauses;
+  for (std::size_t i = 0; distinct_clauses.size() < k_mebibyte; ++i) {
+    distinct_clauses += "Blocked by #0" + std::to_string(i) + " ";
+  }
+  const std::string nbsp_lines = repeat_to_mebibyte("Blocked\xc2\xa0"
+                                                    "by\xc2\xa0#3\xc2\xa0"
+                                                    "and\xe2\x80\xaf#4\n");
+  const std::string open_brackets = repeat_to_mebibyte("Blocked by [");
+  const std::string long_link = "Blocked by [a](" + std::string(k_mebibyte, 'x');
+  const std::string nbsp_only = repeat_to_mebibyte("\xc2\xa0");
+  const std::string code_clauses = repeat_to_mebibyte("Blocked by `#3` `x` ");
+  const std::string table_rows = repeat_to_mebibyte("| Blocked by | #3 | #4 |\n");
 
   const auto start = std::chrono::steady_clock::now();
+  const auto parse = [](std::string_view body) {
+    return afk::parse_blocked_by(body, k_self);
+  };
   // 1..5000 without #10 (self), plus #12345 and other/lib#7.
-  EXPECT_EQ(afk::parse_blocked_by(many_lines, k_self).size(), 5001U);
-  EXPECT_EQ(afk::parse_blocked_by(one_line, k_self).size(), refs_on_one_line - 1);
-  EXPECT_TRUE(afk::parse_blocked_by(near_misses, k_self).empty());
-  EXPECT_EQ(names(afk::parse_blocked_by(staircase, k_self)), (Names{"owner/repo#2"}));
-  EXPECT_TRUE(afk::parse_blocked_by(letters, k_self).empty());
+  const afk::BlockedBy many = parse(many_lines);
+  EXPECT_EQ(many.refs.size(), 5001U);
+  EXPECT_TRUE(many.unreadable.empty());
+  EXPECT_EQ(parse(one_line).refs.size(), refs_on_one_line - 1);
+  EXPECT_EQ(parse(near_misses), afk::BlockedBy{});
+  EXPECT_EQ(names(parse(staircase).refs), (Names{"owner/repo#2"}));
+  EXPECT_EQ(parse(letters), afk::BlockedBy{});
+  EXPECT_EQ(parse(unreadable_clauses).unreadable, (Names{"the thing"}));
+  EXPECT_EQ(parse(distinct_clauses).unreadable.size(), 20U);
+  EXPECT_EQ(names(parse(nbsp_lines).refs), (Names{"owner/repo#3", "owner/repo#4"}));
+  EXPECT_EQ(parse(open_brackets).unreadable.size(), 1U);
+  EXPECT_EQ(parse(long_link).unreadable.size(), 1U);
+  EXPECT_EQ(parse(nbsp_only), afk::BlockedBy{});
+  EXPECT_EQ(names(parse(code_clauses).refs), (Names{"owner/repo#3"}));
+  EXPECT_EQ(names(parse(table_rows).refs), (Names{"owner/repo#3", "owner/repo#4"}));
+  for (const std::string* body : std::initializer_list<const std::string*>{
+           &open_brackets, &long_link, &distinct_clauses, &code_clauses}) {
+    expect_printable(parse(*body), "megabyte body");
+  }
   const auto elapsed = std::chrono::steady_clock::now() - start;
   // Generous for an unoptimised, sanitised build; a quadratic scan takes minutes.
   EXPECT_LT(elapsed, std::chrono::seconds(30));
