@@ -112,4 +112,10 @@ public:
 /// must outlive the result.
 [[nodiscard]] std::unique_ptr<TrackerClient> make_github_tracker(HttpClient& http);
 
+/// The HTTP client settings Forgejo/Gitea API v1 needs: base URL (tracker.api_url, which
+/// ends in /api/v1), token file with the "token" scheme, Accept: application/json.
+[[nodiscard]] HttpClientOptions forgejo_http_options(const TrackerConfig& config);
+/// Forgejo/Gitea API v1 over `http` (configured with forgejo_http_options). Borrows `http`.
+[[nodiscard]] std::unique_ptr<TrackerClient> make_forgejo_tracker(HttpClient& http);
+
 } // namespace afk
