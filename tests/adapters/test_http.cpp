@@ -342,6 +342,19 @@ TEST_F(Http, not_found_is_returned_only_when_allowed) {
   EXPECT_EQ(server.hits(), 2);
 }
 
+TEST_F(Http, not_modified_is_a_success_with_no_body_and_is_not_retried) {
+  Loopback server([](const httplib::Request&, httplib::Response& res, int) {
+    res.status = 304;
+    res.set_header("ETag", "\"v1\"");
+  });
+  auto& c = client(server.url());
+  const auto response = c.request("GET", "/issues");
+  EXPECT_EQ(response.status, 304);
+  EXPECT_TRUE(response.body.empty());
+  EXPECT_EQ(response.header("etag"), "\"v1\"");
+  EXPECT_EQ(server.hits(), 1);
+}
+
 TEST_F(Http, statuses_map_to_error_kinds) {
   Loopback server([&](const httplib::Request& req, httplib::Response& res, int) {
     res.status = std::stoi(req.path.substr(1));
