@@ -6,6 +6,8 @@
 // and the ratio of wall time to the sequential lower bound (requests × latency): a
 // sequential walk scores ≥ 1.0; bounded concurrency should score about 1 / parallelism.
 
+#include "support/loopback_server.hpp"
+
 #include <afk/config.hpp>
 #include <afk/http.hpp>
 #include <afk/parallel.hpp>
@@ -29,38 +31,20 @@ namespace {
 constexpr std::chrono::milliseconds k_latency{10};
 constexpr std::size_t k_parallel = 8; // Config::max_parallel_repos default
 
+// Answers every request with an empty page after k_latency, k_parallel at a time.
 class LatencyServer {
 public:
-  LatencyServer() {
-    m_server.new_task_queue = [] {
-      return new httplib::ThreadPool(k_parallel);
-    };
-    m_server.Get(".*", [this](const httplib::Request&, httplib::Response& res) {
-      ++m_requests;
-      std::this_thread::sleep_for(k_latency);
-      res.set_content("[]", "application/json");
-    });
-    m_port = m_server.bind_to_any_port("127.0.0.1");
-    m_thread = std::thread([this] { m_server.listen_after_bind(); });
-    while (!m_server.is_running()) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
-  }
-  ~LatencyServer() {
-    m_server.stop();
-    m_thread.join();
-  }
-  LatencyServer(const LatencyServer&) = delete;
-  LatencyServer& operator=(const LatencyServer&) = delete;
-
-  [[nodiscard]] std::string url() const { return "http://127.0.0.1:" + std::to_string(m_port); }
+  [[nodiscard]] std::string url() const { return m_server.url(); }
   [[nodiscard]] int requests() const { return m_requests.load(); }
 
 private:
-  httplib::Server m_server;
-  std::thread m_thread;
-  int m_port = 0;
   std::atomic<int> m_requests{0};
+  afk::test::LoopbackServer m_server{[this](const httplib::Request&, httplib::Response& res) {
+                                       ++m_requests;
+                                       std::this_thread::sleep_for(k_latency);
+                                       res.set_content("[]", "application/json");
+                                     },
+                                     k_parallel};
 };
 
 } // namespace

@@ -1,4 +1,6 @@
 // SPDX-License-Identifier: MIT
+#include "support/loopback_server.hpp"
+
 #include <afk/error.hpp>
 #include <afk/http.hpp>
 #include <afk/log.hpp>
@@ -209,32 +211,11 @@ struct Seen {
 // error bodies and its uneven paging headers.
 class FakeForgejo {
 public:
-  FakeForgejo() {
-    const auto route = [this](const httplib::Request& req, httplib::Response& res) {
-      const std::lock_guard lock(m_mutex);
-      handle(req, res);
-    };
-    m_server.Get(".*", route);
-    m_server.Post(".*", route);
-    m_server.Patch(".*", route);
-    m_server.Delete(".*", route);
-    m_port = m_server.bind_to_any_port("127.0.0.1");
-    m_thread = std::thread([this] { m_server.listen_after_bind(); });
-    // stop() before the listen loop runs would be lost and join() would hang.
-    while (!m_server.is_running()) {
-      std::this_thread::sleep_for(1ms);
-    }
-  }
-  ~FakeForgejo() {
-    m_server.stop();
-    m_thread.join();
-  }
+  FakeForgejo() = default;
   FakeForgejo(const FakeForgejo&) = delete;
   FakeForgejo& operator=(const FakeForgejo&) = delete;
 
-  [[nodiscard]] std::string url() const {
-    return "http://127.0.0.1:" + std::to_string(m_port) + "/api/v1";
-  }
+  [[nodiscard]] std::string url() const { return m_server.url() + "/api/v1"; }
 
   [[nodiscard]] std::vector<Seen> seen() const {
     const std::lock_guard lock(m_mutex);
@@ -622,9 +603,11 @@ private:
 
   mutable std::mutex m_mutex;
   std::vector<Seen> m_seen;
-  httplib::Server m_server;
-  int m_port = 0;
-  std::thread m_thread;
+  // Last, so it stops serving before the state its route reads is destroyed.
+  afk::test::LoopbackServer m_server{[this](const httplib::Request& req, httplib::Response& res) {
+    const std::lock_guard lock(m_mutex);
+    handle(req, res);
+  }};
 };
 
 class FixedClock final : public afk::Clock {

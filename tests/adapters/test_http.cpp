@@ -1,4 +1,6 @@
 // SPDX-License-Identifier: MIT
+#include "support/loopback_server.hpp"
+
 #include <afk/error.hpp>
 #include <afk/http.hpp>
 #include <afk/log.hpp>
@@ -76,43 +78,22 @@ private:
 using Handler = std::function<void(const httplib::Request&, httplib::Response&, int)>;
 
 // A cpp-httplib server on 127.0.0.1, on a port the kernel picks, for one test.
+// A loopback server whose handler also gets the 1-based number of the request.
 class Loopback {
 public:
   explicit Loopback(Handler handler)
-      : m_handler(std::move(handler)) {
-    // Routes rather than a pre-routing handler: only routed requests have their body read.
-    const auto route = [this](const httplib::Request& req, httplib::Response& res) {
-      m_handler(req, res, ++m_hits);
-    };
-    m_server.Get(".*", route);
-    m_server.Post(".*", route);
-    m_server.Put(".*", route);
-    m_server.Patch(".*", route);
-    m_server.Delete(".*", route);
-    m_port = m_server.bind_to_any_port("127.0.0.1");
-    m_thread = std::thread([this] { m_server.listen_after_bind(); });
-    // stop() before the listen loop runs would be lost and join() would hang.
-    while (!m_server.is_running()) {
-      std::this_thread::sleep_for(1ms);
-    }
-  }
-  ~Loopback() {
-    m_server.stop();
-    m_thread.join();
-  }
-  Loopback(const Loopback&) = delete;
-  Loopback& operator=(const Loopback&) = delete;
+      : m_handler(std::move(handler)) {}
 
-  [[nodiscard]] std::string url() const { return "http://127.0.0.1:" + std::to_string(m_port); }
-  [[nodiscard]] int port() const { return m_port; }
+  [[nodiscard]] std::string url() const { return m_server.url(); }
+  [[nodiscard]] int port() const { return m_server.port(); }
   [[nodiscard]] int hits() const { return m_hits.load(); }
 
 private:
   Handler m_handler;
-  httplib::Server m_server;
   std::atomic<int> m_hits{0};
-  int m_port = 0;
-  std::thread m_thread;
+  afk::test::LoopbackServer m_server{[this](const httplib::Request& req, httplib::Response& res) {
+    m_handler(req, res, ++m_hits);
+  }};
 };
 
 int listening_socket(int& port) {

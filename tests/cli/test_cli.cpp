@@ -2,6 +2,7 @@
 // End-to-end tests of the built `afk` binary: exit codes, what it prints, and that a
 // disarmed tick touches nothing.
 
+#include "support/loopback_server.hpp"
 #include "support/process.hpp"
 
 #include <gtest/gtest.h>
@@ -90,20 +91,12 @@ TEST_F(Cli, either_arming_key_alone_keeps_afk_inert) {
 TEST_F(Cli, disarmed_tick_sends_not_one_request) {
   // A loopback server stands where the tracker and T3 would be; a disarmed tick must not
   // reach it even with everything else configured.
-  httplib::Server server;
   std::atomic<int> requests{0};
-  server.set_pre_routing_handler([&](const httplib::Request&, httplib::Response& res) {
+  afk::test::LoopbackServer server([&](const httplib::Request&, httplib::Response& res) {
     ++requests;
     res.status = 500;
-    return httplib::Server::HandlerResponse::Handled;
   });
-  const int port = server.bind_to_any_port("127.0.0.1");
-  std::thread thread([&] { server.listen_after_bind(); });
-  // stop() before the listen loop runs would be lost and join() would hang.
-  while (!server.is_running()) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  const std::string url = "http://127.0.0.1:" + std::to_string(port);
+  const std::string url = server.url();
   const auto config = write_config("afk.toml", R"(kill_switch = true
 allowlist = ["acme/web"]
 [tracker]
@@ -115,8 +108,6 @@ url = ")" + url + R"("
 token_file = "/nonexistent/t3-token"
 )");
   const auto r = afk({"tick", "--config", config.string()});
-  server.stop();
-  thread.join();
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(requests.load(), 0);
   EXPECT_NE(r.out.find("kill switch on"), std::string::npos);
