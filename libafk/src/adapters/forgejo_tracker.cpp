@@ -256,15 +256,9 @@ public:
     std::vector<TrackerComment> comments;
     in.guard(*pages(path, Paging::headers, false), [&](const json& items) {
       for (const json& item : items) {
-        std::string login = in.login(item, "user");
-        std::string body = in.string_or_empty(item, "body");
-        if (login.empty() || !iequals(login, author) || body.find(marker) == std::string::npos) {
-          continue;
+        if (auto comment = comment_by(in, item, author, marker)) {
+          comments.push_back(std::move(*comment));
         }
-        comments.push_back(TrackerComment{.id = in.positive(item, "id"),
-                                          .author = std::move(login),
-                                          .body = std::move(body),
-                                          .updated_at = in.timestamp(item, "updated_at")});
       }
     });
     return comments;

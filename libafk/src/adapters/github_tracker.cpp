@@ -224,15 +224,9 @@ public:
     for (const std::string& page : m_http.get_pages(path)) {
       in.parse(page, [&](const json& doc) {
         for (const json& item : in.array(doc, "the response")) {
-          std::string login = in.login(item, "user");
-          std::string body = in.string_or_empty(item, "body");
-          if (login.empty() || !iequals(login, author) || body.find(marker) == std::string::npos) {
-            continue;
+          if (auto comment = comment_by(in, item, author, marker)) {
+            comments.push_back(std::move(*comment));
           }
-          comments.push_back(TrackerComment{.id = in.positive(item, "id"),
-                                            .author = std::move(login),
-                                            .body = std::move(body),
-                                            .updated_at = in.timestamp(item, "updated_at")});
         }
       });
     }

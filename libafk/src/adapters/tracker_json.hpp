@@ -8,12 +8,14 @@
 #include <afk/error.hpp>
 #include <afk/issue.hpp>
 #include <afk/time.hpp>
+#include <afk/tracker.hpp>
 
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <cstdint>
 #include <limits>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -184,6 +186,20 @@ private:
 inline bool has_non_null(const json& object, std::string_view key) {
   const auto it = object.find(key);
   return it != object.end() && !it->is_null();
+}
+
+// A comment afk wrote: by `author` (ignoring case) and carrying `marker`; nullopt otherwise.
+inline std::optional<TrackerComment> comment_by(const Reader& in, const json& item,
+                                                std::string_view author, std::string_view marker) {
+  std::string login = in.login(item, "user");
+  std::string body = in.string_or_empty(item, "body");
+  if (login.empty() || !iequals(login, author) || body.find(marker) == std::string::npos) {
+    return std::nullopt;
+  }
+  return TrackerComment{.id = in.positive(item, "id"),
+                        .author = std::move(login),
+                        .body = std::move(body),
+                        .updated_at = in.timestamp(item, "updated_at")};
 }
 
 } // namespace afk::tracker_json
