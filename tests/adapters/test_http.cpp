@@ -439,6 +439,49 @@ TEST_F(Http, post_is_never_retried_on_a_server_error) {
   EXPECT_TRUE(m_waits.empty());
 }
 
+TEST_F(Http, a_post_the_caller_vouches_for_is_retried_with_the_same_body) {
+  std::vector<std::string> bodies;
+  std::mutex mutex;
+  Loopback server([&](const httplib::Request& req, httplib::Response& res, int hit) {
+    const std::lock_guard lock(mutex);
+    bodies.push_back(req.body);
+    res.status = hit < 3 ? 503 : 200;
+    res.set_content(R"({"sequence":7})", "application/json");
+  });
+  auto& c = client(server.url());
+  const auto response = c.request("POST", "/dispatch", R"({"commandId":"c-1"})",
+                                  afk::HttpClient::RequestOptions{.retry_unsafe = true});
+  EXPECT_EQ(response.status, 200);
+  EXPECT_EQ(server.hits(), 3);
+  EXPECT_EQ(bodies, std::vector<std::string>(3, R"({"commandId":"c-1"})"));
+  EXPECT_EQ(m_waits.size(), 2U);
+}
+
+TEST_F(Http, a_vouched_post_still_never_retries_a_client_error) {
+  Loopback server([](const httplib::Request&, httplib::Response& res, int) { res.status = 400; });
+  auto& c = client(server.url());
+  const auto e = failure([&] {
+    (void)c.request("POST", "/dispatch", "{}",
+                    afk::HttpClient::RequestOptions{.retry_unsafe = true});
+  });
+  EXPECT_EQ(e.kind(), ErrorKind::permanent);
+  EXPECT_EQ(server.hits(), 1);
+}
+
+TEST_F(Http, passed_statuses_come_back_at_once_without_retry_or_error) {
+  Loopback server([](const httplib::Request&, httplib::Response& res, int) {
+    res.status = 503;
+    res.set_content("No static directory configured and no dev URL set.", "text/plain");
+  });
+  auto& c = client(server.url());
+  const auto response = c.request("GET", "/api/orchestration/shell", {},
+                                  afk::HttpClient::RequestOptions{.pass_statuses = {404, 503}});
+  EXPECT_EQ(response.status, 503);
+  EXPECT_EQ(response.body, "No static directory configured and no dev URL set.");
+  EXPECT_EQ(server.hits(), 1);
+  EXPECT_TRUE(m_waits.empty());
+}
+
 TEST_F(Http, honours_retry_after_on_429) {
   Loopback server([](const httplib::Request&, httplib::Response& res, int hit) {
     if (hit == 1) {

@@ -120,6 +120,21 @@ public:
   [[nodiscard]] HttpResponse request(std::string_view method, std::string_view path_or_url,
                                      std::string body = {}, bool allow_not_found = false);
 
+  struct RequestOptions {
+    bool allow_not_found = false;
+    /// The caller vouches that repeating the request is harmless although its method is
+    /// not idempotent (a T3 command carries a commandId the server applies once), so it
+    /// is retried as a GET would be.
+    bool retry_unsafe = false;
+    /// Statuses the caller interprets itself: such a response is returned at once, never
+    /// retried or thrown (feature detection, or error bodies that need reading).
+    std::vector<int> pass_statuses;
+  };
+
+  /// As request() above, with the options spelled out.
+  [[nodiscard]] HttpResponse request(std::string_view method, std::string_view path_or_url,
+                                     std::string body, const RequestOptions& options);
+
   /// GETs every page of a list endpoint by following `Link: <…>; rel="next"`, at most
   /// `max_pages` pages (then Error{protocol}). Each page's body is returned as is. A relative
   /// target is resolved against the page's URL; every target must pass request()'s origin

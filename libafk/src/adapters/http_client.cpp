@@ -313,7 +313,7 @@ struct HttpClient::Impl {
   }
 
   HttpResponse request(std::string_view method, std::string_view path_or_url, std::string body,
-                       bool allow_not_found) {
+                       const HttpClient::RequestOptions& how) {
     HttpRequest request;
     request.method = method;
     request.url = resolve(method, path_or_url);
@@ -327,12 +327,17 @@ struct HttpClient::Impl {
       request.headers.emplace_back("Content-Type", "application/json");
     }
     request.body = std::move(body);
-    Sent sent = send_with_retries(request, what);
-    return checked(std::move(sent), request.method, what, allow_not_found);
+    Sent sent = send_with_retries(request, what, how);
+    if (std::find(how.pass_statuses.begin(), how.pass_statuses.end(), sent.response.status) !=
+        how.pass_statuses.end()) {
+      return std::move(sent.response);
+    }
+    return checked(std::move(sent), request.method, what, how);
   }
 
-  Sent send_with_retries(const HttpRequest& request, const std::string& what) {
-    const bool idempotent = is_idempotent(request.method);
+  Sent send_with_retries(const HttpRequest& request, const std::string& what,
+                         const HttpClient::RequestOptions& how) {
+    const bool idempotent = how.retry_unsafe || is_idempotent(request.method);
     const int max_attempts = std::max(1, options.retry.max_attempts);
     for (int attempt = 1;; ++attempt) {
       const bool last = !idempotent || attempt >= max_attempts;
@@ -350,7 +355,9 @@ struct HttpClient::Impl {
         pause(request, attempt, {"error", error.what()}, backoff(attempt));
         continue;
       }
-      if (!should_retry(response)) {
+      const bool passed = std::find(how.pass_statuses.begin(), how.pass_statuses.end(),
+                                    response.status) != how.pass_statuses.end();
+      if (passed || !should_retry(response)) {
         return {std::move(response), attempt};
       }
       const Timestamp now = clock.now();
@@ -394,11 +401,12 @@ struct HttpClient::Impl {
   }
 
   HttpResponse checked(Sent sent, const std::string& method, const std::string& what,
-                       bool allow_not_found) const {
+                       const HttpClient::RequestOptions& how) const {
     HttpResponse& response = sent.response;
     const int status = response.status;
     const std::string code = std::to_string(status);
-    if ((status >= 200 && status <= 299) || status == 304 || (status == 404 && allow_not_found)) {
+    if ((status >= 200 && status <= 299) || status == 304 ||
+        (status == 404 && how.allow_not_found)) {
       return std::move(response);
     }
     if (status == 404) {
@@ -419,7 +427,7 @@ struct HttpClient::Impl {
       throw Error(ErrorKind::conflict,
                   what + ": rejected (" + code + ")" + error_excerpt(response.body));
     }
-    const std::string tried = is_idempotent(method)
+    const std::string tried = how.retry_unsafe || is_idempotent(method)
                                   ? " after " + std::to_string(sent.attempts) + " attempts"
                                   : " (not retried: " + method + " is not idempotent)";
     if (status == 429 || status == 403) {
@@ -446,7 +454,14 @@ HttpClient::~HttpClient() = default;
 
 HttpResponse HttpClient::request(std::string_view method, std::string_view path_or_url,
                                  std::string body, bool allow_not_found) {
-  return m_impl->request(method, path_or_url, std::move(body), allow_not_found);
+  RequestOptions options;
+  options.allow_not_found = allow_not_found;
+  return m_impl->request(method, path_or_url, std::move(body), options);
+}
+
+HttpResponse HttpClient::request(std::string_view method, std::string_view path_or_url,
+                                 std::string body, const RequestOptions& options) {
+  return m_impl->request(method, path_or_url, std::move(body), options);
 }
 
 std::vector<std::string> HttpClient::get_pages(std::string_view path_or_url,
