@@ -41,15 +41,15 @@ public:
       , m_pin(std::move(pinned_version)) {}
 
   T3Environment environment() override {
-    return t3_wire::parse_environment(m_http.request("GET", "/.well-known/t3/environment").body);
+    return t3_wire::parse_environment(send("GET", "/.well-known/t3/environment").body);
   }
 
   T3AuthSession auth_session() override {
-    return t3_wire::parse_auth_session(m_http.request("GET", "/api/auth/session").body);
+    return t3_wire::parse_auth_session(send("GET", "/api/auth/session").body);
   }
 
   T3Snapshot snapshot() override {
-    return parse_t3_snapshot(m_http.request("GET", k_snapshot).body);
+    return parse_t3_snapshot(send("GET", k_snapshot).body);
   }
 
   T3ThreadRead read_thread(std::string_view thread_id) override {
@@ -194,7 +194,7 @@ private:
     HttpClient::RequestOptions how;
     how.pass_statuses = {404, 503};
     const std::string path = "/api/orchestration/threads/" + tracker_json::encode(thread_id);
-    const HttpResponse response = m_http.request("GET", path, {}, how);
+    const HttpResponse response = send("GET", path, {}, how);
     const bool found = response.status == 200 && is_json(response);
     const bool absent = response.status == 404 && is_json(response) &&
                         t3_wire::error_summary(response.body).rfind("not_found", 0) == 0;
@@ -215,6 +215,29 @@ private:
     return std::nullopt;
   }
 
+  // Every request goes through here: T3's 401 and 403 bodies say what is wrong with the
+  // token, so they are read rather than left to the generic mapping.
+  HttpResponse send(std::string_view method, std::string_view path, std::string body = {},
+                    HttpClient::RequestOptions how = {}) {
+    how.pass_statuses.push_back(401);
+    how.pass_statuses.push_back(403);
+    HttpResponse response = m_http.request(method, path, std::move(body), how);
+    const std::string what = "T3 " + std::string(method) + ' ' + std::string(path);
+    if (response.status == 401) {
+      const std::string summary = t3_wire::error_summary(response.body);
+      throw Error(ErrorKind::config, what + ": the token was rejected (401" +
+                                         (summary.empty() ? "" : ' ' + summary) +
+                                         "); check t3.token_file");
+    }
+    if (response.status == 403) {
+      const std::string summary = t3_wire::error_summary(response.body);
+      throw Error(ErrorKind::config, what + ": forbidden (403" +
+                                         (summary.empty() ? "" : ' ' + summary) +
+                                         "): the token lacks a scope afk needs");
+    }
+    return response;
+  }
+
   std::int64_t dispatch(const std::string& body) {
     const std::string type = t3_wire::command_type(body);
     HttpClient::RequestOptions how;
@@ -222,7 +245,7 @@ private:
     how.pass_statuses = {400, 415};
     HttpResponse response;
     try {
-      response = m_http.request("POST", k_dispatch, body, how);
+      response = send("POST", k_dispatch, body, how);
     } catch (const Error& error) {
       const std::string hint =
           error.kind() == ErrorKind::transient
