@@ -203,7 +203,7 @@ ntfy_topic = "afk"
 ntfy_token_file = "/run/secrets/ntfy"
 [repos."Acme/Shop"]
 default_branch = "trunk"
-stages = ["github_checks"]
+stages = ["kubernetes"]
 required_checks = ["ci"]
 kubernetes_namespace = "shop"
 kubernetes_deployments = ["shop-web"]
@@ -250,7 +250,7 @@ kubernetes_deployments = ["shop-web"]
   ASSERT_EQ(config.repos.size(), 1U);
   const afk::RepoOverrides& shop = config.repos.at("acme/shop");
   EXPECT_EQ(shop.default_branch, "trunk");
-  EXPECT_EQ(shop.stages, std::vector{afk::StageType::github_checks});
+  EXPECT_EQ(shop.stages, std::vector{afk::StageType::kubernetes});
   EXPECT_EQ(shop.required_checks, std::vector<std::string>{"ci"});
   EXPECT_EQ(shop.kubernetes_namespace, "shop");
   EXPECT_EQ(shop.kubernetes_deployments, std::vector<std::string>{"shop-web"});
@@ -1023,6 +1023,32 @@ TEST(Config, reference_config_documents_budget_time_as_a_pre_push_limit) {
 
 std::string armed(const std::string& allowlist, const std::string& rest) {
   return "kill_switch = false\nallowlist = [" + allowlist + "]\n" + rest + k_credentials;
+}
+
+TEST(Config, armed_github_checks_stage_needs_a_github_tracker) {
+  const std::string forgejo = R"(
+[tracker]
+kind = "forgejo"
+api_url = "https://forgejo.example/api/v1"
+web_url = "https://forgejo.example"
+token_file = "/run/secrets/tracker"
+login = "afk-bot"
+[t3]
+url = "http://t3:3773"
+token_file = "/run/secrets/t3"
+[git]
+clone_url = "https://forgejo.example/{repo}.git"
+)";
+  const std::string head = "kill_switch = false\nallowlist = [\"a/b\"]\n";
+  EXPECT_EQ(problems_of(head + "[deploy]\nstages = [\"github_checks\"]\n" + forgejo),
+            "t.toml:4:10: deploy.stages: stage \"github_checks\" for a/b needs tracker.kind "
+            "\"github\": it reads GitHub's check runs (with Forgejo, use \"woodpecker\")");
+  EXPECT_NO_THROW((void)afk::parse_config(
+      head +
+          "[deploy]\nstages = [\"woodpecker\"]\n[deploy.woodpecker]\nurl = \"https://ci\"\n"
+          "token_file = \"/run/secrets/ci\"\n" +
+          forgejo,
+      k_source, {}));
 }
 
 TEST(Config, armed_woodpecker_stage_needs_url_and_token) {

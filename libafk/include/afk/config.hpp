@@ -13,9 +13,9 @@
 /// --config. When armed, tracker.token_file, tracker.login, t3.url and t3.token_file must
 /// be set; the stages each allowlisted repository uses (its own or deploy.stages) must be
 /// checkable ("woodpecker": deploy.woodpecker.url and token_file; "kubernetes": at least
-/// one deployment), reported at the stages key that selects them; and every
-/// [repos."owner/name"] table must name an allowlisted repository. Secret files are not
-/// opened here: that is `afk doctor`'s job.
+/// one deployment; "github_checks": a GitHub tracker), reported at the stages key that
+/// selects them; and every [repos."owner/name"] table must name an allowlisted
+/// repository. Secret files are not opened here: that is `afk doctor`'s job.
 ///
 /// URLs: http:// or https:// (scheme in any case, stored in lower case) with a host, and
 /// no credentials (user:password@, a token or webhook address, a query or fragment

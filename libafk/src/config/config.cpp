@@ -1478,6 +1478,12 @@ void check_armed_repos(const Config& config, const std::vector<RepoName>& file_a
                repo);
       }
     }
+    if (uses(StageType::github_checks) && config.tracker.kind == TrackerKind::forgejo) {
+      report(where, key, to_string(StageType::github_checks),
+             "tracker.kind \"github\": it reads GitHub's check runs (with Forgejo, use "
+             "\"woodpecker\")",
+             repo);
+    }
     if (uses(StageType::woodpecker)) {
       std::vector<std::string_view> missing;
       if (config.deploy.woodpecker.url.empty()) {
