@@ -406,9 +406,12 @@ TEST(RunRecord, rejects_ids_that_do_not_derive_from_the_issue) {
                  "\"run_id\" does not derive from Acme/Widgets#42 attempt 1");
   expect_invalid(decode(resealed_edit(record, record.thread_id, other.thread_id)),
                  "\"thread_id\" does not derive");
-  expect_invalid(decode(resealed_edit(record, record.project_id,
-                                      afk::derive_project_id(issue_ref("acme/x", 1).repo))),
-                 "\"project_id\" does not derive");
+  // The project is T3's: afk's derived one or one it adopted on the same workspace root.
+  const auto adopted = decode(resealed_edit(record, record.project_id, "p-human"));
+  ASSERT_TRUE(std::holds_alternative<afk::RunRecord>(adopted));
+  EXPECT_EQ(std::get<afk::RunRecord>(adopted).project_id, "p-human");
+  expect_invalid(decode(resealed_edit(record, "\"" + record.project_id + "\"", R"("")")),
+                 "\"project_id\" is empty");
   // Right ids, wrong attempt: the ids say attempt 1.
   expect_invalid(decode(resealed_edit(record, R"("attempt":1)", R"("attempt":2)")),
                  "\"run_id\" does not derive from Acme/Widgets#42 attempt 2");

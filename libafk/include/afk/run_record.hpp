@@ -21,8 +21,10 @@
 /// It detects edits and damage; it is not a signature (nothing is secret), so trust still
 /// comes from who wrote the comment.
 ///
-/// Every derived id (run, project, thread) must match what the issue and attempt derive to,
-/// so a hand-edited, truncated or foreign block is detected and reported, never trusted.
+/// The run and thread ids must match what the issue and attempt derive to, so a
+/// hand-edited, truncated or foreign block is detected and reported, never trusted. The
+/// project id is the T3 project the run lives in: afk's derived one, or one
+/// T3Client::ensure_project adopted (adr/0007-t3-client.md).
 /// The codec is pure: no I/O, no clock.
 
 #include "afk/run.hpp"

@@ -291,9 +291,6 @@ void check_ids(const RunRecord& record) {
   if (record.thread_id != derive_thread_id(record.issue, record.attempt)) {
     throw Rejected(quoted("", "thread_id") + " does not derive from " + key);
   }
-  if (record.project_id != derive_project_id(record.issue.repo)) {
-    throw Rejected(quoted("", "project_id") + " does not derive from " + record.issue.repo.full());
-  }
 }
 
 bool is_object_id(std::string_view sha) {
@@ -362,6 +359,11 @@ void check_values(const RunRecord& record) {
       throw Rejected(quoted("", name) + " holds control characters or is over 200 bytes");
     }
   };
+  // The T3 project is afk's derived one, or one ensure_project() adopted (adr/0007).
+  check_text("project_id", record.project_id);
+  if (record.project_id.empty()) {
+    throw Rejected(quoted("", "project_id") + " is empty");
+  }
   check_text("last_turn_id", record.last_turn_id);
   check_text("lease_holder", record.lease_holder);
   for (const auto& id : record.answered_requests) {
