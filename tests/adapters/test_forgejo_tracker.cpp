@@ -261,6 +261,7 @@ public:
   bool dependencies_enabled = true;
   std::map<std::string, std::string> permissions; ///< by lower-case login; absent: 404
   std::map<std::string, std::string> branches;
+  std::string default_branch = "main";
   std::size_t page_cap = 50;     ///< [api] MAX_RESPONSE_ITEMS
   std::set<std::string> garbage; ///< raw paths answered with a body that is not JSON
   std::int64_t next_comment_id = 900;
@@ -389,6 +390,17 @@ private:
         items.push_back(l);
       }
       page(req, res, raw_path, items, Headers::total);
+      return;
+    }
+    if (s.size() == 3 && s[0] == "repos" && lower(s[1]) == "acme" && lower(s[2]) == "api" &&
+        m == "GET") {
+      reply(res, 200,
+            {{"id", 7},
+             {"name", "api"},
+             {"full_name", "acme/api"},
+             {"private", false},
+             {"default_branch", default_branch},
+             {"html_url", "https://forgejo.example/acme/api"}});
       return;
     }
     if (s.size() < 4 || s[0] != "repos" || lower(s[1]) != "acme" || lower(s[2]) != "api") {
@@ -1071,6 +1083,14 @@ TEST_F(ForgejoTrackerTest, BranchHeadReadsTheCommitId) {
   const auto seen = m_forgejo.seen();
   EXPECT_EQ(seen[0].path, "/repos/acme/api/branches/main");
   EXPECT_EQ(seen[1].path, "/repos/acme/api/branches/release/1.x");
+}
+
+TEST_F(ForgejoTrackerTest, DefaultBranch) {
+  m_forgejo.edit([](FakeForgejo& fj) { fj.default_branch = "trunk"; });
+  EXPECT_EQ(m_tracker->default_branch(repo("acme/api")), "trunk");
+  EXPECT_EQ(m_forgejo.seen().at(0).path, "/repos/acme/api");
+  EXPECT_EQ(kind_of([&] { (void)m_tracker->default_branch(repo("acme/gone")); }),
+            ErrorKind::permanent);
 }
 
 } // namespace

@@ -212,6 +212,7 @@ public:
   std::map<std::int64_t, json> blocked_by; ///< absent: 404, as without the feature
   std::map<std::string, json> permissions; ///< by lower-case login; absent: 404
   std::map<std::string, std::string> branches;
+  std::string default_branch = "main";
   std::size_t page_cap = 100;          ///< GitHub's maximum per_page
   std::map<std::string, int> failures; ///< raw path → how many 500s to answer first
   std::set<std::string> garbage;       ///< raw paths answered with a body that is not JSON
@@ -348,6 +349,17 @@ private:
       }
     }
     const auto s = segments(raw_path);
+    if (s.size() == 3 && s[0] == "repos" && lower(s[1]) == "acme" && lower(s[2]) == "api" &&
+        req.method == "GET") {
+      reply(res, 200,
+            {{"id", 1296269},
+             {"name", "api"},
+             {"full_name", "acme/api"},
+             {"private", false},
+             {"default_branch", default_branch},
+             {"html_url", "https://github.com/acme/api"}});
+      return;
+    }
     if (s.size() < 4 || s[0] != "repos" || lower(s[1]) != "acme" || lower(s[2]) != "api") {
       not_found(res);
       return;
@@ -938,6 +950,17 @@ TEST_F(GitHubTrackerTest, BranchHead) {
   const auto seen = m_github.seen();
   EXPECT_EQ(seen[0].path, "/repos/acme/api/branches/main");
   EXPECT_EQ(seen[1].path, "/repos/acme/api/branches/release%2F1.x");
+}
+
+TEST_F(GitHubTrackerTest, DefaultBranch) {
+  m_github.edit([](FakeGitHub& gh) { gh.default_branch = "trunk"; });
+  EXPECT_EQ(m_tracker->default_branch(repo("acme/api")), "trunk");
+  EXPECT_EQ(m_github.seen().at(0).path, "/repos/acme/api");
+  m_github.edit([](FakeGitHub& gh) { gh.default_branch = ""; });
+  EXPECT_EQ(kind_of([&] { (void)m_tracker->default_branch(repo("acme/api")); }),
+            ErrorKind::protocol);
+  EXPECT_EQ(kind_of([&] { (void)m_tracker->default_branch(repo("acme/gone")); }),
+            ErrorKind::permanent);
 }
 
 } // namespace

@@ -28,6 +28,7 @@ public:
   IMPLEMENT_MOCK1(close_issue);
   IMPLEMENT_MOCK1(reopen_issue);
   IMPLEMENT_MOCK4(open_issue);
+  IMPLEMENT_MOCK1(default_branch);
   IMPLEMENT_MOCK2(branch_head);
 };
 

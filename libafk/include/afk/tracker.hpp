@@ -99,6 +99,9 @@ public:
                                             std::string_view body,
                                             const std::vector<std::string>& labels) = 0;
 
+  /// The repository's default branch as the tracker reports it (e.g. "main").
+  [[nodiscard]] virtual std::string default_branch(const RepoName& repo) = 0;
+
   /// The commit SHA at the head of `branch`; nullopt if the branch does not exist.
   [[nodiscard]] virtual std::optional<std::string> branch_head(const RepoName& repo,
                                                                std::string_view branch) = 0;
