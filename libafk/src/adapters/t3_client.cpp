@@ -48,9 +48,7 @@ public:
     return t3_wire::parse_auth_session(send("GET", "/api/auth/session").body);
   }
 
-  T3Snapshot snapshot() override {
-    return parse_t3_snapshot(send("GET", k_snapshot).body);
-  }
+  T3Snapshot snapshot() override { return parse_t3_snapshot(send("GET", k_snapshot).body); }
 
   T3ThreadRead read_thread(std::string_view thread_id) override {
     if (auto detail = read_thread_detail(thread_id)) {
