@@ -905,6 +905,20 @@ TEST(Config, clone_url_needs_https_when_a_git_token_is_sent) {
                               k_source, {}));
 }
 
+TEST(Config, clone_url_may_be_a_local_file_origin) {
+  const auto config = afk::parse_config("[git]\nclone_url = \"FILE:///srv/git/{repo}.git\"\n"
+                                        "token_file = \"/run/secrets/git\"",
+                                        k_source, {});
+  EXPECT_EQ(config.git.clone_url, "file:///srv/git/{repo}.git");
+  for (const std::string bad : {"file://host/srv/{repo}.git", "file:///srv/../etc/{repo}",
+                                "file:///srv/git/x.git", "file://relative/{repo}"}) {
+    EXPECT_NE(problems_of("[git]\nclone_url = \"" + bad + "\"")
+                  .find("git.clone_url: expected a file:/// URL with an absolute path"),
+              std::string::npos)
+        << bad;
+  }
+}
+
 // --- Forgejo never falls back to GitHub -----------------------------------------------
 
 TEST(Config, forgejo_requires_its_own_api_web_and_clone_urls) {

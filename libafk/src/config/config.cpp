@@ -569,9 +569,18 @@ std::optional<std::string> url(const Value& v) {
   return text;
 }
 
+// A local origin: "file:///absolute/path/{repo}.git" (no host, no "..", nothing hidden in
+// it), for tests and air-gapped setups.
+bool is_file_clone_url(std::string_view text) {
+  return ascii_lower(text.substr(0, 7)) == "file://";
+}
+
 // Whether a request to `text` (a URL that url() accepted) is encrypted or stays on the
 // machine.
 bool is_secure_url(std::string_view text) {
+  if (is_file_clone_url(text)) {
+    return true; // never leaves the machine
+  }
   const auto parts = split_url(text);
   return parts && (parts->scheme == "https" || is_loopback_host(parts->host));
 }
@@ -591,6 +600,18 @@ std::optional<std::string> secure_url(const Value& v) {
 }
 
 std::optional<std::string> clone_url(const Value& v) {
+  if (const auto raw = v.node.value<std::string>(); raw && is_file_clone_url(*raw)) {
+    const std::string_view path = std::string_view(*raw).substr(7);
+    if (!path.starts_with('/') || path.find("/../") != std::string_view::npos ||
+        path.ends_with("/..") ||
+        std::any_of(path.begin(), path.end(),
+                    [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; }) ||
+        path.find("{repo}") == std::string_view::npos) {
+      v.expected(R"(a file:/// URL with an absolute path containing "{repo}" and no "..")", *raw);
+      return std::nullopt;
+    }
+    return "file://" + std::string(path);
+  }
   auto text = url(v);
   if (text && text->find("{repo}") == std::string::npos) {
     v.expected(R"(a URL containing "{repo}" (replaced by owner/name))", *text);
