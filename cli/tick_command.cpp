@@ -1,7 +1,13 @@
 // SPDX-License-Identifier: MIT
 #include "cli.hpp"
 
+#include <afk/engine.hpp>
+#include <afk/world.hpp>
+
+#include <unistd.h>
+
 #include <iostream>
+#include <string>
 
 namespace afk::cli {
 
@@ -10,6 +16,46 @@ namespace {
 struct TickOptions {
   bool dry_run = false;
 };
+
+// "host:pid": who holds a run's lease, for people reading the record.
+std::string holder_name() {
+  char host[256] = {};
+  if (::gethostname(host, sizeof host - 1) != 0) {
+    host[0] = '\0';
+  }
+  return std::string(host[0] != '\0' ? host : "afk") + ':' + std::to_string(::getpid());
+}
+
+// One line per repository and per run, for the person or CronJob log reading stdout.
+void print_report(const TickReport& report, bool dry_run) {
+  for (const RepoReport& repo : report.repos) {
+    std::cout << repo.repo.full() << ": ";
+    if (!repo.error.empty()) {
+      std::cout << "failed: " << repo.error << '\n';
+      continue;
+    }
+    std::cout << (repo.frozen ? "frozen" : repo.runs.empty() ? "idle" : "active");
+    if (repo.dispatched) {
+      std::cout << (dry_run ? ", would dispatch " : ", dispatched ")
+                << repo.dispatched->to_string();
+    }
+    std::cout << '\n';
+    for (const RunReport& run : repo.runs) {
+      std::cout << "  " << run.issue.to_string() << ": " << to_string(run.before);
+      if (run.after != run.before) {
+        std::cout << " -> " << to_string(run.after);
+      }
+      std::cout << (run.error.empty() ? " (" + run.reason + ")" : " FAILED: " + run.error) << '\n';
+    }
+    for (const std::string& problem : repo.problems) {
+      std::cout << "  needs a person: " << problem << '\n';
+    }
+  }
+  std::cout << (report.failures() == 0 ? "tick done"
+                                       : "tick done with " + std::to_string(report.failures()) +
+                                             " failure(s), see the log")
+            << (dry_run ? " (dry run: nothing was changed)" : "") << '\n';
+}
 
 int tick(Context& context, const TickOptions& options) {
   const Config config = load_effective_config(context.options);
@@ -23,12 +69,17 @@ int tick(Context& context, const TickOptions& options) {
                  " (or AFK_KILL_SWITCH / AFK_ALLOWLIST).\n";
     return k_exit_ok;
   }
-  context.log->error("tick_unavailable",
-                     {{"reason", "adapters not built"}, {"dry_run", options.dry_run ? "1" : "0"}});
-  std::cerr << "afk tick: armed for " << config.allowlist.size()
-            << " repo(s), but this build has no tracker, T3, git or deploy adapters yet;"
-               " nothing was done.\n";
-  return k_exit_unavailable;
+  const auto world = World::build(config, *context.log, context.clock);
+  EnginePorts ports = world->ports();
+  afk::TickOptions tick_options;
+  tick_options.dry_run = options.dry_run;
+  tick_options.holder = holder_name();
+  const TickReport report = run_tick(config, ports, tick_options);
+  print_report(report, options.dry_run);
+  context.log->info("tick_done", {{"repos", std::to_string(report.repos.size())},
+                                  {"failures", std::to_string(report.failures())},
+                                  {"dry_run", options.dry_run ? "1" : "0"}});
+  return k_exit_ok; // per-item failures are reported and logged; the next tick retries
 }
 
 } // namespace

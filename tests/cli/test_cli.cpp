@@ -158,19 +158,28 @@ TEST_F(Cli, config_check_accepts_the_reference_config) {
   EXPECT_NE(r.out.find("disarmed: kill switch on and allowlist empty"), std::string::npos) << r.out;
 }
 
-TEST_F(Cli, armed_tick_without_adapters_refuses_and_does_nothing) {
+TEST_F(Cli, an_armed_tick_reports_a_repo_it_cannot_reach_and_still_exits_0) {
+  std::ofstream(m_dir / "gh-token") << "gh-SECRET\n";
+  std::ofstream(m_dir / "t3-token") << "t3-SECRET\n";
   const auto config = write_config("armed.toml", R"(kill_switch = false
 allowlist = ["acme/web"]
 [tracker]
-token_file = "/run/secrets/gh"
+api_url = "http://127.0.0.1:1"
+token_file = ")" + (m_dir / "gh-token").string() + R"("
 login = "afk-bot"
 [t3]
 url = "http://127.0.0.1:1"
-token_file = "/run/secrets/t3"
+token_file = ")" + (m_dir / "t3-token").string() + R"("
+[git]
+root = ")" + (m_dir / "checkouts").string() + R"("
 )");
   const auto r = afk({"tick", "--config", config.string()});
-  EXPECT_EQ(r.exit_code, 69);
-  EXPECT_NE(r.err.find("nothing was done"), std::string::npos) << r.err;
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("acme/web: failed:"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("tick done with 1 failure(s)"), std::string::npos) << r.out;
+  EXPECT_NE(r.err.find("\"event\":\"repo_failed\""), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("SECRET"), std::string::npos) << r.err;
+  EXPECT_EQ(r.out.find("SECRET"), std::string::npos) << r.out;
 }
 
 } // namespace
