@@ -97,6 +97,22 @@ struct TickReport {
 [[nodiscard]] TickReport run_tick(const Config& config, EnginePorts& ports,
                                   const TickOptions& options);
 
+/// Claims and dispatches `issue` now, exactly as a tick does once the policy chose it
+/// (record, lock label, worktree, T3 project, thread, first turn) — for `afk dispatch`, which
+/// applies the gates it means to first. A non-terminal record on the issue is resumed, not
+/// claimed again; an unreadable record refuses (the report's error says why).
+[[nodiscard]] RunReport dispatch_now(const Config& config, EnginePorts& ports,
+                                     const TickOptions& options, const TrackerIssue& issue);
+
+/// Freezes the run on `issue` now (`afk freeze`): interrupts the agent if it is working,
+/// writes the record as frozen with `reason` and the forensics (thread, agent state, pushed
+/// SHAs, stage verdicts, worktree HEAD and status), labels the issue frozen and
+/// ready-for-human, drops the lock and notifies. The worktree is kept. The report's error
+/// says why nothing was done (no record, no run in flight).
+[[nodiscard]] RunReport freeze_run(const Config& config, EnginePorts& ports,
+                                   const TickOptions& options, const TrackerIssue& issue,
+                                   std::string_view reason);
+
 /// The T3 messageId of turn `turn` (1 = the first) of a run: what liveness correlates on.
 [[nodiscard]] std::string turn_message_id(const IssueRef& issue, int attempt, int turn);
 

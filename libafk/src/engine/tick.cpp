@@ -91,6 +91,61 @@ public:
     return report;
   }
 
+  // afk dispatch: claim and dispatch one issue the caller has judged.
+  RunReport dispatch_now(const TrackerIssue& issue) {
+    RepoReport scratch{.repo = issue.summary.ref.repo};
+    auto run = claim(issue, scratch);
+    if (run) {
+      return std::move(*run);
+    }
+    RunReport refused{.issue = issue.summary.ref};
+    refused.error = scratch.problems.empty() ? "not dispatched" : scratch.problems.front();
+    return refused;
+  }
+
+  // afk freeze: end a run now, keeping its broken state for a person.
+  RunReport freeze_now(const TrackerIssue& issue, std::string_view reason) {
+    const IssueRef& ref = issue.summary.ref;
+    RunReport report{.issue = ref};
+    try {
+      FoundRecord found = find_record(m_ports.tracker, ref, m_config.tracker.login);
+      if (!found.record) {
+        report.error =
+            found.problem.empty() ? "no afk record on " + ref.to_string() : found.problem;
+        return report;
+      }
+      const RunRecord before = *found.record;
+      report.run_id = before.run_id;
+      report.before = before.phase;
+      report.after = before.phase;
+      if (is_terminal(before.phase)) {
+        report.error = ref.to_string() + " has no run in flight (" +
+                       std::string(to_string(before.phase)) + ")";
+        return report;
+      }
+      const RunEvidence evidence = gather(before, default_branch(ref.repo));
+      RunStep step{.record = before};
+      if (evidence.agent.state == AgentState::busy ||
+          evidence.agent.state == AgentState::waiting_on_human) {
+        step.actions.push_back(RunAction::interrupt);
+      }
+      step.actions.push_back(RunAction::freeze);
+      step.record.phase = Phase::frozen;
+      step.record.outcome = "frozen by an operator: " + one_line(reason, 300);
+      step.reason = step.record.outcome;
+      report.actions = step.actions;
+      report.reason = step.reason;
+      report.after = Phase::frozen;
+      if (!m_options.dry_run) {
+        act(issue, found.comment_id, before, step, default_branch(ref.repo), evidence);
+      }
+    } catch (const Error& error) {
+      report.error = error.what();
+    }
+    log_run(report);
+    return report;
+  }
+
 private:
   // ---- one repository -------------------------------------------------------------------
 
@@ -593,6 +648,16 @@ TickReport run_tick(const Config& config, EnginePorts& ports, const TickOptions&
     report.repos.push_back(std::move(*repo));
   }
   return report;
+}
+
+RunReport dispatch_now(const Config& config, EnginePorts& ports, const TickOptions& options,
+                       const TrackerIssue& issue) {
+  return Tick(config, ports, options).dispatch_now(issue);
+}
+
+RunReport freeze_run(const Config& config, EnginePorts& ports, const TickOptions& options,
+                     const TrackerIssue& issue, std::string_view reason) {
+  return Tick(config, ports, options).freeze_now(issue, reason);
 }
 
 std::string turn_message_id(const IssueRef& issue, int attempt, int turn) {
