@@ -43,6 +43,11 @@ void add_common_options(CLI::App& app, CommonOptions& options);
 // AFK_ALLOWLIST. Throws Error{config}.
 [[nodiscard]] Config load_effective_config(const CommonOptions& options);
 
+// The agent's standing instructions: agent.preamble_file's text, or "" for the built-in
+// ones. Throws Error{config} naming the file when it cannot be read or has problems
+// (prompt.hpp preamble_problems), every one listed.
+[[nodiscard]] std::string load_preamble(const Config& config);
+
 void add_tick_command(CLI::App& app, Context& context, int& exit_code);
 void add_config_command(CLI::App& app, Context& context, int& exit_code);
 

@@ -2,8 +2,13 @@
 #include "cli.hpp"
 
 #include <afk/error.hpp>
+#include <afk/prompt.hpp>
 
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <sstream>
 
 namespace afk::cli {
 
@@ -26,6 +31,29 @@ Config load_effective_config(const CommonOptions& options) {
     }
   }
   return path.empty() ? default_config(env) : load_config(path, env);
+}
+
+std::string load_preamble(const Config& config) {
+  const auto& path = config.agent.preamble_file;
+  if (path.empty()) {
+    return {};
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    throw Error(ErrorKind::config,
+                "cannot read agent.preamble_file " + path.string() + ": " + std::strerror(errno));
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  const std::vector<std::string> problems = preamble_problems(text.str());
+  if (!problems.empty()) {
+    std::string message = "agent.preamble_file " + path.string() + ":";
+    for (const std::string& problem : problems) {
+      message += "\n  " + problem;
+    }
+    throw Error(ErrorKind::config, message);
+  }
+  return text.str();
 }
 
 } // namespace afk::cli

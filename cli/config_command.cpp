@@ -10,6 +10,7 @@ namespace {
 int check(Context& context) {
   const Config config = load_effective_config(context.options);
   const std::string source = config.source.empty() ? "built-in defaults" : config.source.string();
+  (void)load_preamble(config); // its problems make the config invalid too
   std::cout << source << ": valid\n";
   if (config.armed()) {
     std::cout << "armed for " << config.allowlist.size() << " repo(s):";

@@ -74,6 +74,7 @@ int tick(Context& context, const TickOptions& options) {
   afk::TickOptions tick_options;
   tick_options.dry_run = options.dry_run;
   tick_options.holder = holder_name();
+  tick_options.preamble = load_preamble(config);
   const TickReport report = run_tick(config, ports, tick_options);
   print_report(report, options.dry_run);
   context.log->info("tick_done", {{"repos", std::to_string(report.repos.size())},

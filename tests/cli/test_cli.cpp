@@ -158,6 +158,23 @@ TEST_F(Cli, config_check_accepts_the_reference_config) {
   EXPECT_NE(r.out.find("disarmed: kill switch on and allowlist empty"), std::string::npos) << r.out;
 }
 
+TEST_F(Cli, config_check_rejects_a_preamble_afk_could_not_find_commits_by) {
+  std::ofstream(m_dir / "preamble.md") << "Work in {worktree}. Push when done. {colour}\n";
+  const auto config = write_config("preamble.toml", "[agent]\npreamble_file = \"" +
+                                                        (m_dir / "preamble.md").string() + "\"\n");
+  const auto r = afk({"config", "check", "--config", config.string()});
+  EXPECT_EQ(r.exit_code, 78) << r.out;
+  EXPECT_NE(r.err.find("agent.preamble_file " + (m_dir / "preamble.md").string()),
+            std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("{run_id}"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("{colour}"), std::string::npos) << r.err;
+  std::ofstream(m_dir / "preamble.md", std::ios::trunc)
+      << "Work in {worktree} on {branch}. Commit with Closes #{issue_number} and the trailer "
+         "{trailer}: {run_id}.\n";
+  EXPECT_EQ(afk({"config", "check", "--config", config.string()}).exit_code, 0);
+}
+
 TEST_F(Cli, an_armed_tick_reports_a_repo_it_cannot_reach_and_still_exits_0) {
   std::ofstream(m_dir / "gh-token") << "gh-SECRET\n";
   std::ofstream(m_dir / "t3-token") << "t3-SECRET\n";

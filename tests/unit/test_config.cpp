@@ -905,6 +905,22 @@ TEST(Config, clone_url_needs_https_when_a_git_token_is_sent) {
                               k_source, {}));
 }
 
+TEST(Config, ntfy_topics_follow_ntfys_rule_and_are_never_echoed) {
+  EXPECT_EQ(problems_of("[notify]\nntfy_url = \"https://ntfy.sh\"\nntfy_topic = \"secret topic!\""),
+            "t.toml:3:14: notify.ntfy_topic: expected 1 to 64 of A-Z, a-z, 0-9, '-' and '_' "
+            "(ntfy's topic names); the value is not shown");
+  EXPECT_EQ(problems_of("[notify]\nntfy_topic = \"afk\""),
+            "t.toml:2:14: notify.ntfy_topic: set without notify.ntfy_url");
+  const auto config = afk::parse_config(
+      "[notify]\nntfy_url = \"https://ntfy.sh\"\nntfy_topic = \"afk_alerts-1\"\ntimeout = \"3s\"\n"
+      "[git]\nlock_timeout = \"2m\"\n[agent]\npreamble_file = \"/etc/afk/preamble.md\"",
+      k_source, {});
+  EXPECT_EQ(config.notify.ntfy_topic, "afk_alerts-1");
+  EXPECT_EQ(config.notify.timeout, std::chrono::seconds(3));
+  EXPECT_EQ(config.git.lock_timeout, std::chrono::minutes(2));
+  EXPECT_EQ(config.agent.preamble_file, "/etc/afk/preamble.md");
+}
+
 TEST(Config, clone_url_may_be_a_local_file_origin) {
   const auto config = afk::parse_config("[git]\nclone_url = \"FILE:///srv/git/{repo}.git\"\n"
                                         "token_file = \"/run/secrets/git\"",

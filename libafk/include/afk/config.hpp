@@ -91,7 +91,8 @@ struct GitConfig {
   std::filesystem::path token_file;                        ///< optional: for private clones
   std::string branch_prefix = "afk/";
   std::string trailer = "AFK-Run";
-  std::uint64_t disk_budget_bytes = 20ULL << 30U; ///< "20GiB" in the file
+  std::uint64_t disk_budget_bytes = 20ULL << 30U;  ///< "20GiB" in the file
+  Seconds lock_timeout = std::chrono::seconds(60); ///< wait for another afk on a checkout
   bool operator==(const GitConfig&) const = default;
 };
 
@@ -128,7 +129,14 @@ struct NotifyConfig {
   std::string ntfy_url;                     ///< empty: no ntfy
   std::string ntfy_topic;
   std::filesystem::path ntfy_token_file;
+  Seconds timeout = std::chrono::seconds(10); ///< per request to a sink
   bool operator==(const NotifyConfig&) const = default;
+};
+
+/// What the agent is told ([agent]).
+struct AgentConfig {
+  std::filesystem::path preamble_file; ///< empty: the built-in preamble (prompt.hpp)
+  bool operator==(const AgentConfig&) const = default;
 };
 
 /// Per-repo overrides ([repos."owner/name"]); unset fields fall back to the global ones.
@@ -153,6 +161,7 @@ struct Config {
   GitConfig git;
   DeployConfig deploy;
   NotifyConfig notify;
+  AgentConfig agent;
   std::map<std::string, RepoOverrides> repos; ///< keyed by RepoName::canonical()
 
   /// Armed means the kill switch is off *and* the allowlist is not empty.

@@ -1133,6 +1133,7 @@ WorktreeOptions worktree_options_from(const GitConfig& git) {
   options.token_file = git.token_file;
   options.branch_prefix = git.branch_prefix;
   options.trailer = git.trailer;
+  options.lock_timeout = git.lock_timeout;
   return options;
 }
 

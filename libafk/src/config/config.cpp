@@ -1220,6 +1220,7 @@ void read_git(Section& s, GitConfig& git, TrackerKind tracker_kind) {
   s.key("branch_prefix", git.branch_prefix, k_branch_prefix);
   s.key("trailer", git.trailer, k_trailer);
   s.key("disk_budget", git.disk_budget_bytes, size);
+  s.key("lock_timeout", git.lock_timeout, duration(false));
   // The default clones from GitHub: with a Forgejo tracker, git.token_file would go there.
   if (tracker_kind == TrackerKind::forgejo && !s.has("clone_url")) {
     s.missing("clone_url", "required when tracker.kind is \"forgejo\" (the default clones from "
@@ -1249,13 +1250,42 @@ void read_deploy(Section& s, DeployConfig& deploy) {
   });
 }
 
+// ntfy's own rule for topic names. The topic is not echoed: on a public server it is the
+// only thing guarding the channel.
+std::optional<std::string> k_ntfy_topic(const Value& v) {
+  const auto text = v.node.value<std::string>();
+  if (!text) {
+    v.expected("a string");
+    return std::nullopt;
+  }
+  const bool valid =
+      !text->empty() && text->size() <= 64 && std::all_of(text->begin(), text->end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+               c == '-' || c == '_';
+      });
+  if (!valid) {
+    v.problem("expected 1 to 64 of A-Z, a-z, 0-9, '-' and '_' (ntfy's topic names); the value "
+              "is not shown");
+    return std::nullopt;
+  }
+  return text;
+}
+
+void read_agent(Section& s, AgentConfig& agent) {
+  s.key("preamble_file", agent.preamble_file, file_path);
+}
+
 void read_notify(Section& s, NotifyConfig& notify) {
   s.key("slack_webhook_file", notify.slack_webhook_file, file_path);
   s.key("ntfy_url", notify.ntfy_url, secure_url);
-  s.key("ntfy_topic", notify.ntfy_topic, non_empty);
+  s.key("ntfy_topic", notify.ntfy_topic, k_ntfy_topic);
   s.key("ntfy_token_file", notify.ntfy_token_file, file_path);
+  s.key("timeout", notify.timeout, duration(false));
   if (s.has("ntfy_url") && !s.has("ntfy_topic")) {
     s.missing("ntfy_topic", "required when notify.ntfy_url is set");
+  }
+  if (s.has("ntfy_topic") && !s.has("ntfy_url")) {
+    s.problem(s.region("ntfy_topic"), "ntfy_topic", "set without notify.ntfy_url");
   }
 }
 
@@ -1302,6 +1332,7 @@ void read_config(Section& s, Config& config) {
   s.table("git", [&](Section& t) { read_git(t, config.git, config.tracker.kind); });
   s.table("deploy", [&](Section& t) { read_deploy(t, config.deploy); });
   s.table("notify", [&](Section& t) { read_notify(t, config.notify); });
+  s.table("agent", [&](Section& t) { read_agent(t, config.agent); });
   s.table("repos", [&](Section& t) { read_repos(t, config.repos); });
 }
 

@@ -70,7 +70,7 @@ public:
         [config](const RepoName& repo) { return deploy_settings_for(config, repo); }, clock, log);
 
     CurlOptions quick;
-    quick.total_timeout = std::chrono::seconds(10);
+    quick.total_timeout = config.notify.timeout;
     m_notify_transport = make_curl_transport(quick);
     m_notifier = make_notifier(config.notify, *m_notify_transport, log, clock);
   }
