@@ -300,6 +300,49 @@ TEST_F(Engine, a_blocked_issue_waits_until_its_blocker_closes) {
   EXPECT_EQ(free.repos[0].dispatched->number, m_issue);
 }
 
+TEST_F(Engine, a_question_is_handed_back_by_default) {
+  m_agent_pushes = false;
+  m_agent_questions = {"Which database should I use?"};
+  m_issue = m_github.open_issue(k_repo, "Add a health endpoint", "", {"ready-for-agent"}, "alice");
+  (void)tick();
+  m_t3.advance();
+  const auto report = tick();
+  ASSERT_EQ(report.repos[0].runs.size(), 1U);
+  EXPECT_EQ(report.repos[0].runs[0].after, Phase::escalated) << report.repos[0].runs[0].reason;
+  EXPECT_TRUE(has(labels(), "ready-for-human"));
+}
+
+TEST_F(Engine, with_the_proceed_policy_afk_answers_and_the_agent_goes_on) {
+  // The fake plays a turn out from a plan made when it starts, so this agent cannot push
+  // after the answer: what is checked is that afk answers and the turn resumes.
+  m_on_waiting_human = "proceed";
+  m_agent_pushes = false;
+  m_agent_questions = {"Which database should I use?"};
+  m_issue = m_github.open_issue(k_repo, "Add a health endpoint", "", {"ready-for-agent"}, "alice");
+  (void)tick();
+  m_t3.advance();
+  const auto answered = tick();
+  ASSERT_EQ(answered.repos[0].runs.size(), 1U);
+  const auto& actions = answered.repos[0].runs[0].actions;
+  EXPECT_NE(std::find(actions.begin(), actions.end(), afk::RunAction::answer_pending),
+            actions.end())
+      << answered.repos[0].runs[0].reason;
+  EXPECT_EQ(answered.repos[0].runs[0].after, Phase::working);
+  std::string response;
+  for (const std::string& body : m_t3.accepted_commands()) {
+    response = body.find("\"thread.user-input.respond\"") != std::string::npos ? body : response;
+  }
+  EXPECT_NE(response.find("Which database should I use?"), std::string::npos) << response;
+  EXPECT_NE(response.find("best judgement"), std::string::npos) << response;
+  const auto run = record();
+  ASSERT_TRUE(run.has_value());
+  EXPECT_EQ(run->answered_requests.size(), 1U);
+  // The turn resumes and ends; with nothing pushed the run is handed back.
+  m_t3.advance();
+  const auto after = tick();
+  EXPECT_EQ(after.repos[0].runs.at(0).after, Phase::escalated) << after.repos[0].runs[0].reason;
+}
+
 TEST_F(Engine, a_dry_run_decides_but_changes_nothing) {
   m_issue = m_github.open_issue(k_repo, "Add a health endpoint", "", {"ready-for-agent"}, "alice");
   const afk::Config c = config();

@@ -120,9 +120,19 @@ protected:
     if (m_agent_hangs) {
       return TurnPlan{.ending = TurnPlan::Ending::hang};
     }
+    if (!m_agent_questions.empty() && m_turns == 1) {
+      // Asks first; what it does after the answer is decided now (the fake plays it out).
+      TurnPlan plan = m_agent_pushes ? push(turn) : TurnPlan{.assistant_text = "Stopped."};
+      plan.questions = m_agent_questions;
+      return plan;
+    }
     if (!m_agent_pushes) {
       return TurnPlan{.assistant_text = "I could not do it."};
     }
+    return push(turn);
+  }
+
+  TurnPlan push(const afk::test::TurnContext& turn) {
     std::smatch run;
     const std::regex trailer("AFK-Run: ([0-9a-f-]{36})");
     EXPECT_TRUE(std::regex_search(turn.message_text, run, trailer)) << turn.message_text;
@@ -152,7 +162,7 @@ allowlist = ["acme/web"]
 [limits]
 healthy_for = "0s"
 fix_forward_attempts = )" +
-           std::to_string(m_fix_attempts) +
+           std::to_string(m_fix_attempts) + "\non_waiting_human = \"" + m_on_waiting_human + "\"" +
            R"(
 [tracker]
 api_url = ")" +
@@ -223,6 +233,8 @@ stages = ["github_checks"]
   bool m_agent_pushes = true;
   bool m_agent_hangs = false;
   int m_fix_attempts = 5;
+  std::vector<std::string> m_agent_questions;
+  std::string m_on_waiting_human = "escalate";
   std::string m_pushed;
   std::vector<std::string> m_prompts;
 };
