@@ -49,6 +49,14 @@ void add_common_options(CLI::App& app, CommonOptions& options);
 [[nodiscard]] std::string load_preamble(const Config& config);
 
 void add_tick_command(CLI::App& app, Context& context, int& exit_code);
+void add_dispatch_command(CLI::App& app, Context& context, int& exit_code);
+void add_freeze_commands(CLI::App& app, Context& context, int& exit_code); // freeze and thaw
+void add_status_command(CLI::App& app, Context& context, int& exit_code);
+// "user@host:pid": who ran an operator verb, for records, comments and pages.
+[[nodiscard]] std::string operator_identity();
+// An owner/repo argument: CLI11 reports anything else as a usage error (exit 64).
+[[nodiscard]] CLI::Validator repo_name_validator();
+void add_doctor_command(CLI::App& app, Context& context, int& exit_code);
 void add_config_command(CLI::App& app, Context& context, int& exit_code);
 
 } // namespace afk::cli

@@ -32,6 +32,10 @@ int run(int argc, char** argv) {
   app.fallthrough(); // common options may follow the verb: `afk tick --config x`
   afk::cli::add_common_options(app, context.options);
   afk::cli::add_tick_command(app, context, exit_code);
+  afk::cli::add_dispatch_command(app, context, exit_code);
+  afk::cli::add_freeze_commands(app, context, exit_code);
+  afk::cli::add_status_command(app, context, exit_code);
+  afk::cli::add_doctor_command(app, context, exit_code);
   afk::cli::add_config_command(app, context, exit_code);
   // Subcommand callbacks run inside parse(), after the common options are known.
   app.parse_complete_callback([&] {

@@ -123,17 +123,26 @@ public:
                        std::string(to_string(before.phase)) + ")";
         return report;
       }
-      const RunEvidence evidence = gather(before, default_branch(ref.repo));
+      RunEvidence evidence = gather(before, default_branch(ref.repo));
       RunStep step{.record = before};
       if (evidence.agent.state == AgentState::busy ||
           evidence.agent.state == AgentState::waiting_on_human) {
-        step.actions.push_back(RunAction::interrupt);
+        report.actions.push_back(RunAction::interrupt);
+        // Best effort: an unreachable T3 must not keep the run alive; the forensics say so.
+        if (!m_options.dry_run) {
+          try {
+            (void)m_ports.t3.interrupt_turn(
+                derive_command_id(ref, before.attempt, "operator-freeze"), before.thread_id);
+          } catch (const Error& error) {
+            evidence.agent.error = "the interrupt failed: " + std::string(error.what());
+          }
+        }
       }
       step.actions.push_back(RunAction::freeze);
       step.record.phase = Phase::frozen;
       step.record.outcome = "frozen by an operator: " + one_line(reason, 300);
       step.reason = step.record.outcome;
-      report.actions = step.actions;
+      report.actions.push_back(RunAction::freeze);
       report.reason = step.reason;
       report.after = Phase::frozen;
       if (!m_options.dry_run) {
@@ -257,11 +266,21 @@ private:
     }
     if (found.record && !is_terminal(found.record->phase)) {
       // Claimed by a tick that crashed before the lock label: resume that run.
-      lock(ref);
+      if (!m_options.dry_run) {
+        lock(ref);
+      }
       return watch(issue, found);
     }
     const Timestamp now = m_ports.clock.now();
     const int attempt = found.record ? found.record->attempt + 1 : 1;
+    if (m_options.dry_run) {
+      return RunReport{.issue = ref,
+                       .run_id = derive_run_id(ref, attempt),
+                       .before = Phase::claimed,
+                       .after = Phase::dispatched,
+                       .actions = {RunAction::dispatch},
+                       .reason = "would claim and dispatch attempt " + std::to_string(attempt)};
+    }
     RunRecord record{.run_id = derive_run_id(ref, attempt),
                      .issue = ref,
                      .attempt = attempt,
