@@ -343,6 +343,24 @@ TEST_F(Engine, with_the_proceed_policy_afk_answers_and_the_agent_goes_on) {
   EXPECT_EQ(after.repos[0].runs.at(0).after, Phase::escalated) << after.repos[0].runs[0].reason;
 }
 
+TEST_F(Engine, one_repository_failing_never_stops_the_others) {
+  m_extra_allowlist = R"(, "acme/gone")"; // allowlisted, but the tracker has no such repo
+  m_issue = m_github.open_issue(k_repo, "Add a health endpoint", "", {"ready-for-agent"}, "alice");
+  const auto report = tick();
+  ASSERT_EQ(report.repos.size(), 2U);
+  EXPECT_EQ(report.repos[0].repo.full(), "acme/web");
+  EXPECT_TRUE(report.repos[0].error.empty()) << report.repos[0].error;
+  EXPECT_TRUE(report.repos[0].dispatched.has_value());
+  EXPECT_EQ(report.repos[1].repo.full(), "acme/gone");
+  EXPECT_NE(report.repos[1].error.find("404"), std::string::npos) << report.repos[1].error;
+  EXPECT_EQ(report.failures(), 1U);
+  bool logged = false;
+  for (const auto& record : m_log.records()) {
+    logged = logged || record.event == "repo_failed";
+  }
+  EXPECT_TRUE(logged);
+}
+
 TEST_F(Engine, a_dry_run_decides_but_changes_nothing) {
   m_issue = m_github.open_issue(k_repo, "Add a health endpoint", "", {"ready-for-agent"}, "alice");
   const afk::Config c = config();

@@ -158,7 +158,8 @@ protected:
 
   std::string config_text() const {
     return R"(kill_switch = false
-allowlist = ["acme/web"]
+allowlist = ["acme/web")" +
+           m_extra_allowlist + R"(]
 [limits]
 healthy_for = "0s"
 fix_forward_attempts = )" +
@@ -235,6 +236,7 @@ stages = ["github_checks"]
   int m_fix_attempts = 5;
   std::vector<std::string> m_agent_questions;
   std::string m_on_waiting_human = "escalate";
+  std::string m_extra_allowlist; ///< e.g. R"(, "acme/gone")" to allowlist more repositories
   std::string m_pushed;
   std::vector<std::string> m_prompts;
 };
