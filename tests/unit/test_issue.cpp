@@ -662,8 +662,10 @@ TEST(BlockedBy, megabyte_bodies_parse_in_linear_time) {
     expect_printable(parse(*body), "megabyte body");
   }
   const auto elapsed = std::chrono::steady_clock::now() - start;
-  // Generous for an unoptimised, sanitised build; a quadratic scan takes minutes.
-  EXPECT_LT(elapsed, std::chrono::seconds(30));
+  // Not a speed goal (bench_core measures that): a guard against quadratic scans, which
+  // take hours on these bodies. Generous, as it runs unoptimised under ASan on a busy
+  // machine (35 s seen), and under the test's 120 s timeout.
+  EXPECT_LT(elapsed, std::chrono::seconds(100));
 }
 
 TEST(Priority, lowest_valid_number_wins) {
