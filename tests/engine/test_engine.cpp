@@ -163,6 +163,32 @@ TEST_F(Engine, a_red_push_is_fixed_forward_on_the_same_thread_then_closes) {
   EXPECT_EQ(m_github.issue(k_repo, m_issue)->state, "closed");
 }
 
+TEST_F(Engine, a_fix_goes_to_a_new_thread_when_the_old_one_was_deleted) {
+  m_issue = m_github.open_issue(k_repo, "Add a health endpoint", "", {"ready-for-agent"}, "alice");
+  (void)tick();
+  m_t3.advance();
+  (void)tick();
+  const std::string old_thread = record()->thread_id;
+  {
+    // Someone deletes the thread in the T3 cockpit.
+    const afk::Config c = config();
+    const auto world = afk::World::build(c, m_log, m_clock);
+    (void)world->ports().t3.delete_thread("c-delete-by-hand", old_thread);
+  }
+  m_github.add_check_run(k_repo, m_pushed, "build", "completed", "failure");
+  const auto red = tick();
+  ASSERT_TRUE(red.repos[0].runs.at(0).error.empty()) << red.repos[0].runs[0].error;
+  auto run = record();
+  ASSERT_TRUE(run.has_value()); // the new thread id is one the record codec accepts
+  EXPECT_EQ(run->phase, Phase::fixing);
+  EXPECT_EQ(run->thread_id, afk::derive_fix_thread_id(run->issue, 1, 1));
+  m_t3.advance();
+  (void)tick();
+  m_github.add_check_run(k_repo, m_pushed, "build", "completed", "success");
+  (void)tick();
+  EXPECT_EQ(record()->phase, Phase::done) << record()->outcome;
+}
+
 TEST_F(Engine, red_after_the_last_fix_attempt_freezes_the_repo_with_forensics) {
   m_fix_attempts = 1;
   m_issue = m_github.open_issue(k_repo, "Add a health endpoint", "", {"ready-for-agent"}, "alice");

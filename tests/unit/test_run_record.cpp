@@ -412,6 +412,14 @@ TEST(RunRecord, rejects_ids_that_do_not_derive_from_the_issue) {
   EXPECT_EQ(std::get<afk::RunRecord>(adopted).project_id, "p-human");
   expect_invalid(decode(resealed_edit(record, "\"" + record.project_id + "\"", R"("")")),
                  "\"project_id\" is empty");
+  // A fix-forward thread that replaced a deleted one derives too, up to the limit.
+  const auto replaced =
+      decode(resealed_edit(record, record.thread_id, afk::derive_fix_thread_id(issue_42(), 1, 3)));
+  EXPECT_TRUE(std::holds_alternative<afk::RunRecord>(replaced));
+  expect_invalid(
+      decode(resealed_edit(record, record.thread_id,
+                           afk::derive_fix_thread_id(issue_42(), 1, afk::k_max_fix_threads + 1))),
+      "\"thread_id\" does not derive");
   // Right ids, wrong attempt: the ids say attempt 1.
   expect_invalid(decode(resealed_edit(record, R"("attempt":1)", R"("attempt":2)")),
                  "\"run_id\" does not derive from Acme/Widgets#42 attempt 2");

@@ -21,7 +21,8 @@
 /// It detects edits and damage; it is not a signature (nothing is secret), so trust still
 /// comes from who wrote the comment.
 ///
-/// The run and thread ids must match what the issue and attempt derive to, so a
+/// The run and thread ids must match what the issue and attempt derive to (the thread, or a
+/// fix-forward thread that replaced a deleted one: derive_fix_thread_id), so a
 /// hand-edited, truncated or foreign block is detected and reported, never trusted. The
 /// project id is the T3 project the run lives in: afk's derived one, or one
 /// T3Client::ensure_project adopted (adr/0007-t3-client.md).

@@ -55,6 +55,10 @@ std::string derive_thread_id(const IssueRef& issue, int attempt) {
   return derive_uuid("thread:" + run_key(issue, attempt));
 }
 
+std::string derive_fix_thread_id(const IssueRef& issue, int attempt, int fix) {
+  return derive_uuid("thread:" + run_key(issue, attempt) + ":fix:" + std::to_string(fix));
+}
+
 std::string derive_command_id(const IssueRef& issue, int attempt, std::string_view step) {
   std::string name = "command:" + run_key(issue, attempt) + ':';
   name.append(step);

@@ -288,7 +288,11 @@ void check_ids(const RunRecord& record) {
   if (record.run_id != derive_run_id(record.issue, record.attempt)) {
     throw Rejected(quoted("", "run_id") + " does not derive from " + key);
   }
-  if (record.thread_id != derive_thread_id(record.issue, record.attempt)) {
+  bool derived = record.thread_id == derive_thread_id(record.issue, record.attempt);
+  for (int fix = 1; !derived && fix <= k_max_fix_threads; ++fix) {
+    derived = record.thread_id == derive_fix_thread_id(record.issue, record.attempt, fix);
+  }
+  if (!derived) {
     throw Rejected(quoted("", "thread_id") + " does not derive from " + key);
   }
 }

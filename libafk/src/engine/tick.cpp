@@ -458,15 +458,8 @@ private:
         {.project_id = derive_project_id(repo),
          .title = repo.full(),
          .workspace_root = repo_layout(m_config.git.root, repo).checkout.string()});
-    (void)m_ports.t3.create_thread(
-        {.command_id = derive_command_id(record.issue, record.attempt, "thread.create"),
-         .thread_id = record.thread_id,
-         .project_id = record.project_id,
-         .title = one_line(record.issue.to_string() + ": " + issue.summary.title, 200),
-         .model = {.instance_id = m_config.t3.model.instance_id, .model = m_config.t3.model.model},
-         .runtime_mode = m_config.t3.runtime_mode,
-         .branch = worktree.branch,
-         .worktree_path = worktree.path.string()});
+    open_thread(record, "thread.create",
+                one_line(record.issue.to_string() + ": " + issue.summary.title, 200));
     const std::string preamble =
         render_preamble(m_preamble, {.issue = record.issue,
                                      .worktree = worktree.path.string(),
@@ -486,7 +479,32 @@ private:
     start_turn(record, text);
   }
 
+  // thread.create for the record's thread, in its worktree, with the configured model.
+  void open_thread(const RunRecord& record, const std::string& step, const std::string& title) {
+    (void)m_ports.t3.create_thread(
+        {.command_id = derive_command_id(record.issue, record.attempt, step),
+         .thread_id = record.thread_id,
+         .project_id = record.project_id,
+         .title = title,
+         .model = {.instance_id = m_config.t3.model.instance_id, .model = m_config.t3.model.model},
+         .runtime_mode = m_config.t3.runtime_mode,
+         .branch = record.branch,
+         .worktree_path = record.worktree_path});
+  }
+
   void fix_turn(RunRecord& record, const std::string& default_branch) {
+    if (!m_ports.t3.read_thread(record.thread_id).thread) {
+      // The thread is gone (deleted in T3): fix forward on a new one, in the same worktree.
+      record.thread_id = derive_fix_thread_id(record.issue, record.attempt, record.fix_attempts);
+      record.last_turn_id.clear();
+      open_thread(record, "thread.create:fix:" + std::to_string(record.fix_attempts),
+                  record.issue.to_string() + ": fix-forward " +
+                      std::to_string(record.fix_attempts));
+      m_ports.log.warn("thread_replaced", {{"repo", record.issue.repo.full()},
+                                           {"issue", record.issue.to_string()},
+                                           {"run", record.run_id},
+                                           {"thread", record.thread_id}});
+    }
     const Seconds used =
         record.first_red_at ? m_ports.clock.now() - *record.first_red_at : Seconds{0};
     const std::string text = compose_fix_prompt(
