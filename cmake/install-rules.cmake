@@ -15,6 +15,11 @@ install(TARGETS afk_afk
 install(TARGETS afk_cli
   RUNTIME DESTINATION "${CMAKE_INSTALL_BINDIR}" COMPONENT afk_Runtime)
 
+# The reference configuration (disarmed), for operators and the Debian package.
+install(FILES packaging/afk.toml
+  DESTINATION "${CMAKE_INSTALL_DOCDIR}"
+  COMPONENT afk_Runtime)
+
 install(EXPORT afkTargets
   NAMESPACE afk::
   DESTINATION "${afk_config_dir}"

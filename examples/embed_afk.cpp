@@ -110,6 +110,7 @@ int run() {
   afk::DispatchRules rules{.labels = labels,
                            .trusted_permission = config.tracker.trusted_permission,
                            .max_candidates_checked = 3,
+                           .self_login = config.tracker.login,
                            .disarmed_reason = config.disarmed_reason()};
 
   const afk::RepoDecision disarmed = decide(snapshot, rules, *log);

@@ -4,7 +4,8 @@
 # Proves the installed afk package is usable by another project: installs a configured and
 # built afk into a temporary prefix, checks that the installed public headers pull in no
 # third-party headers, then builds examples/ against that prefix with find_package(afk)
-# and runs the result.
+# and runs them: embed_afk (config, policy, run record) and embed_tick (a tick of the
+# engine over the example's own in-memory tracker and stand-in ports).
 #
 # Usage: scripts/check-install.sh [build-dir]   (default: build/dev, already built)
 set -eu
@@ -47,9 +48,11 @@ case $found in
 *) fail "examples/ found afk at '$found', not under $prefix" ;;
 esac
 
-echo "== running embed_afk"
-status=0
-"$work_dir/examples-build/embed_afk" || status=$?
-[ "$status" -eq 0 ] || fail "embed_afk exited with status $status"
+for example in embed_afk embed_tick; do
+  echo "== running $example"
+  status=0
+  "$work_dir/examples-build/$example" || status=$?
+  [ "$status" -eq 0 ] || fail "$example exited with status $status"
+done
 
 echo "install-and-consume: ok"

@@ -29,6 +29,7 @@ public:
   IMPLEMENT_MOCK1(reopen_issue);
   IMPLEMENT_MOCK4(open_issue);
   IMPLEMENT_MOCK1(default_branch);
+  IMPLEMENT_MOCK1(comments);
   IMPLEMENT_MOCK2(branch_head);
 };
 

@@ -83,6 +83,10 @@ public:
   [[nodiscard]] virtual std::vector<TrackerComment>
   comments_by(const IssueRef& issue, std::string_view author, std::string_view marker) = 0;
 
+  /// Every comment on the issue, oldest first, whoever wrote it (untrusted text: the caller
+  /// decides whose it takes).
+  [[nodiscard]] virtual std::vector<TrackerComment> comments(const IssueRef& issue) = 0;
+
   /// Creates a comment; returns its id. Not retried on failure (it may have been applied).
   [[nodiscard]] virtual std::int64_t create_comment(const IssueRef& issue,
                                                     std::string_view body) = 0;

@@ -264,6 +264,18 @@ public:
     return comments;
   }
 
+  std::vector<TrackerComment> comments(const IssueRef& issue) override {
+    const std::string path = issue_path(issue) + "/comments?limit=" + std::string(k_page_size);
+    const Reader in(endpoint("GET", path));
+    std::vector<TrackerComment> comments;
+    in.guard(*pages(path, Paging::headers, false), [&](const json& items) {
+      for (const json& item : items) {
+        comments.push_back(read_comment(in, item));
+      }
+    });
+    return comments;
+  }
+
   std::int64_t create_comment(const IssueRef& issue, std::string_view body) override {
     const std::string path = issue_path(issue) + "/comments";
     const HttpResponse response = m_http.request("POST", path, dump({{"body", std::string(body)}}));

@@ -233,6 +233,20 @@ public:
     return comments;
   }
 
+  std::vector<TrackerComment> comments(const IssueRef& issue) override {
+    const std::string path = issue_path(issue) + "/comments?per_page=100";
+    const Reader in(endpoint("GET", path));
+    std::vector<TrackerComment> comments;
+    for (const std::string& page : m_http.get_pages(path)) {
+      in.parse(page, [&](const json& doc) {
+        for (const json& item : in.array(doc, "the response")) {
+          comments.push_back(read_comment(in, item));
+        }
+      });
+    }
+    return comments;
+  }
+
   std::int64_t create_comment(const IssueRef& issue, std::string_view body) override {
     const std::string path = issue_path(issue) + "/comments";
     const HttpResponse response = m_http.request("POST", path, dump({{"body", std::string(body)}}));

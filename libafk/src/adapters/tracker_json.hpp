@@ -188,6 +188,14 @@ inline bool has_non_null(const json& object, std::string_view key) {
   return it != object.end() && !it->is_null();
 }
 
+// One comment as the tracker sends it (author "" for a deleted user).
+inline TrackerComment read_comment(const Reader& in, const json& item) {
+  return TrackerComment{.id = in.positive(item, "id"),
+                        .author = in.login(item, "user"),
+                        .body = in.string_or_empty(item, "body"),
+                        .updated_at = in.timestamp(item, "updated_at")};
+}
+
 // A comment afk wrote: by `author` (ignoring case) and carrying `marker`; nullopt otherwise.
 inline std::optional<TrackerComment> comment_by(const Reader& in, const json& item,
                                                 std::string_view author, std::string_view marker) {

@@ -19,6 +19,7 @@ namespace {
 
 constexpr std::string_view k_record_marker = "<!-- afk:run ";
 constexpr int k_max_evidence_rounds = 16;
+constexpr std::size_t k_max_comment_authors = 20;
 
 bool has_label(const IssueSummary& issue, std::string_view label) {
   const auto lower = [](std::string text) {
@@ -468,15 +469,48 @@ private:
                                      .base_sha = worktree.base_sha,
                                      .run_id = record.run_id,
                                      .trailer = m_config.git.trailer});
-    // Only the title and body go in: comments would need each author's trust checked.
     const std::string text =
         compose_issue_prompt(preamble,
                              {.issue = record.issue,
                               .title = issue.summary.title,
                               .body = issue.body,
+                              .comments = comments_for_prompt(record.issue),
                               .url = issue_url(m_config.tracker.web_url, record.issue)},
                              k_prompt_max_bytes);
     start_turn(record, text);
+  }
+
+  // The issue's comments, each marked trusted when its author holds the trusted permission
+  // now (compose_issue_prompt leaves the others out). afk's own comments are records, not
+  // instructions; past k_max_comment_authors distinct authors, the rest count as untrusted.
+  std::vector<PromptComment> comments_for_prompt(const IssueRef& issue) {
+    const auto lower = [](std::string text) {
+      std::transform(text.begin(), text.end(), text.begin(), [](unsigned char c) {
+        return static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+      });
+      return text;
+    };
+    std::map<std::string, bool> trusted;
+    std::vector<PromptComment> out;
+    for (TrackerComment& comment : m_ports.tracker.comments(issue)) {
+      const std::string author = lower(comment.author);
+      if (author.empty() || author == lower(m_config.tracker.login)) {
+        continue;
+      }
+      auto known = trusted.find(author);
+      if (known == trusted.end()) {
+        const bool ask = trusted.size() < k_max_comment_authors;
+        known =
+            trusted
+                .emplace(author, ask && m_ports.tracker.permission(issue.repo, comment.author) >=
+                                            m_config.tracker.trusted_permission)
+                .first;
+      }
+      out.push_back({.author = std::move(comment.author),
+                     .body = std::move(comment.body),
+                     .trusted = known->second});
+    }
+    return out;
   }
 
   // thread.create for the record's thread, in its worktree, with the configured model.
