@@ -103,6 +103,17 @@ public:
     }
     return out;
   }
+  std::vector<afk::TrackerIssue> list_closed_issues(const afk::RepoName& repo,
+                                                    std::string_view label) override {
+    const std::lock_guard lock(m_mutex);
+    std::vector<afk::TrackerIssue> out;
+    for (const auto& [ref, stored] : m_issues) {
+      if (ref.repo == repo && !stored.issue.open && stored.issue.summary.has_label(label)) {
+        out.push_back(stored.issue);
+      }
+    }
+    return out;
+  }
   std::optional<afk::TrackerIssue> get_issue(const afk::IssueRef& ref) override {
     const std::lock_guard lock(m_mutex);
     const auto found = m_issues.find(ref);

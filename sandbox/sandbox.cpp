@@ -731,6 +731,12 @@ agent works, CI finishes, the Deployment rolls out. Nothing leaves this machine.
     for (const Agent::Push& push : m_agent.take_pushes()) {
       aside("  agent: #" + std::to_string(push.issue) + " turn " + std::to_string(push.turn) +
             ": pushed " + short_sha(push.sha) + " to main: \"" + push.subject + "\"");
+      // As GitHub does when "Closes #N" reaches the default branch: before afk verified it.
+      if (m_github.issue(k_repo, push.issue)->state == "open") {
+        m_github.close_issue(k_repo, push.issue, "agent");
+        aside("  github: #" + std::to_string(push.issue) + " closed by the push's \"Closes #" +
+              std::to_string(push.issue) + "\" (afk keeps watching it)");
+      }
       const bool fails = push.issue == k_red_issue && push.turn == 1;
       m_ci.push_back({.sha = push.sha,
                       .check_id = m_github.add_check_run(k_repo, push.sha, k_check, "in_progress"),

@@ -657,6 +657,22 @@ TEST_F(GitHubTrackerTest, ListEncodesLabelsWithSpacesAndColons) {
   EXPECT_EQ(m_github.seen().at(0).query, "state=open&labels=ready%3A%20for%20agent&per_page=100");
 }
 
+TEST_F(GitHubTrackerTest, ClosedIssuesCarryingALabelAreListedApart) {
+  m_github.edit([](FakeGitHub& gh) {
+    gh.issues[5] = issue_json("acme/api", 5, "Closed by a push", {"agent-in-progress"}, "closed");
+    gh.issues[6] = issue_json("acme/api", 6, "Still open", {"agent-in-progress"});
+    gh.issues[7] = issue_json("acme/api", 7, "Closed, done", {}, "closed");
+  });
+  const auto closed = m_tracker->list_closed_issues(repo("acme/api"), "agent-in-progress");
+  ASSERT_EQ(closed.size(), 1U);
+  EXPECT_EQ(closed[0].summary.ref, issue(5));
+  EXPECT_FALSE(closed[0].open);
+  EXPECT_EQ(m_github.seen().at(0).query, "state=closed&labels=agent-in-progress&per_page=100");
+  const auto open = m_tracker->list_open_issues(repo("acme/api"), "agent-in-progress");
+  ASSERT_EQ(open.size(), 1U);
+  EXPECT_EQ(open[0].summary.ref, issue(6));
+}
+
 TEST_F(GitHubTrackerTest, GetIssueReadsOneIssueAndTreatsPullRequestsAndMissingAsAbsent) {
   m_github.edit([](FakeGitHub& gh) {
     gh.issues[5] = issue_json("acme/api", 5, "Closed one", {"bug"}, "closed");

@@ -223,6 +223,8 @@ TEST_F(Engine, red_after_the_last_fix_attempt_freezes_the_repo_with_forensics) {
   EXPECT_TRUE(has(labels(), "afk-frozen"));
   EXPECT_TRUE(has(labels(), "ready-for-human"));
   EXPECT_FALSE(has(labels(), "agent-in-progress"));
+  // The push's "Closes #N" closed the issue; a frozen run opens it again for people.
+  EXPECT_EQ(m_github.issue(k_repo, m_issue)->state, "open");
   std::string comment;
   const auto view = m_github.issue(k_repo, m_issue);
   for (const auto& [author, body] : view->comments) {
@@ -254,9 +256,9 @@ TEST_F(Engine, two_ready_issues_run_one_after_the_other) {
   m_t3.advance();
   (void)tick();
   m_github.add_check_run(k_repo, m_pushed, "build", "completed", "success");
-  const auto closing = tick();
-  EXPECT_FALSE(closing.repos[0].dispatched.has_value()); // the lock was held this tick
+  // The tick that closes the first run frees the repository and starts the second.
   const auto next = tick();
+  EXPECT_EQ(next.repos[0].runs.at(0).after, Phase::done);
   ASSERT_TRUE(next.repos[0].dispatched.has_value());
   EXPECT_EQ(next.repos[0].dispatched->number, second);
 }

@@ -16,6 +16,7 @@ namespace afk::test {
 class MockTracker : public trompeloeil::mock_interface<TrackerClient> {
 public:
   IMPLEMENT_MOCK2(list_open_issues);
+  IMPLEMENT_MOCK2(list_closed_issues);
   IMPLEMENT_MOCK1(get_issue);
   IMPLEMENT_MOCK2(last_labeled);
   IMPLEMENT_MOCK2(permission);

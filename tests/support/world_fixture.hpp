@@ -139,10 +139,19 @@ protected:
     const fs::path worktree = turn.worktree_path;
     std::ofstream(worktree / ("change-" + std::to_string(m_turns) + ".txt")) << "work\n";
     git(worktree, {"add", "-A"});
+    std::smatch closes;
+    const std::regex closing("Closes #([0-9]+)");
+    const std::int64_t number = std::regex_search(turn.message_text, closes, closing)
+                                    ? std::stoll(closes[1].str())
+                                    : m_issue;
     git(worktree, {"commit", "-q", "-m",
-                   "Add the health endpoint\n\nCloses #" + std::to_string(m_issue) +
+                   "Add the health endpoint\n\nCloses #" + std::to_string(number) +
                        "\n\nAFK-Run: " + run[1].str()});
     git(worktree, {"push", "-q", "origin", "HEAD:main"});
+    // As GitHub does when "Closes #N" reaches the default branch: before afk verified it.
+    if (m_github.issue(k_repo, number)->state == "open") {
+      m_github.close_issue(k_repo, number, "agent");
+    }
     m_pushed = git(worktree, {"rev-parse", "HEAD"}).out.substr(0, 40);
     return TurnPlan{.assistant_text = "Done: pushed " + m_pushed};
   }

@@ -56,6 +56,12 @@ public:
   [[nodiscard]] virtual std::vector<TrackerIssue> list_open_issues(const RepoName& repo,
                                                                    std::string_view label) = 0;
 
+  /// Closed issues of `repo` carrying `label` (as list_open_issues). afk asks only for its
+  /// lock label: trackers close an issue when a commit saying "Closes #N" reaches the
+  /// default branch, which is before afk has verified the push.
+  [[nodiscard]] virtual std::vector<TrackerIssue> list_closed_issues(const RepoName& repo,
+                                                                     std::string_view label) = 0;
+
   /// One issue, open or closed; nullopt if it does not exist, is a pull request, or the
   /// token cannot see it (404).
   [[nodiscard]] virtual std::optional<TrackerIssue> get_issue(const IssueRef& issue) = 0;

@@ -97,8 +97,17 @@ public:
 
   std::vector<TrackerIssue> list_open_issues(const RepoName& repo,
                                              std::string_view label) override {
-    const std::string path = repo_path(repo) +
-                             "/issues?state=open&type=issues&labels=" + encode(label) +
+    return list_issues(repo, label, true);
+  }
+
+  std::vector<TrackerIssue> list_closed_issues(const RepoName& repo,
+                                               std::string_view label) override {
+    return list_issues(repo, label, false);
+  }
+
+  std::vector<TrackerIssue> list_issues(const RepoName& repo, std::string_view label, bool open) {
+    const std::string path = repo_path(repo) + "/issues?state=" + (open ? "open" : "closed") +
+                             "&type=issues&labels=" + encode(label) +
                              "&limit=" + std::string(k_page_size);
     const Reader in(endpoint("GET", path));
     std::vector<TrackerIssue> issues;
@@ -110,7 +119,7 @@ public:
         TrackerIssue issue = read_issue(in, item, repo);
         // Forgejo splits the labels filter at commas; checking here keeps the answer exact
         // for any label name.
-        if (issue.open && issue.summary.has_label(label)) {
+        if (issue.open == open && issue.summary.has_label(label)) {
           issues.push_back(std::move(issue));
         }
       }

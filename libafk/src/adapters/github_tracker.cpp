@@ -69,8 +69,17 @@ public:
 
   std::vector<TrackerIssue> list_open_issues(const RepoName& repo,
                                              std::string_view label) override {
-    const std::string path =
-        repo_path(repo) + "/issues?state=open&labels=" + encode(label) + "&per_page=100";
+    return list_issues(repo, label, true);
+  }
+
+  std::vector<TrackerIssue> list_closed_issues(const RepoName& repo,
+                                               std::string_view label) override {
+    return list_issues(repo, label, false);
+  }
+
+  std::vector<TrackerIssue> list_issues(const RepoName& repo, std::string_view label, bool open) {
+    const std::string path = repo_path(repo) + "/issues?state=" + (open ? "open" : "closed") +
+                             "&labels=" + encode(label) + "&per_page=100";
     const Reader in(endpoint("GET", path));
     std::vector<TrackerIssue> issues;
     for (const std::string& page : m_http.get_pages(path)) {
@@ -82,7 +91,7 @@ public:
           TrackerIssue issue = read_issue(in, item, repo);
           // GitHub splits the labels filter at commas; checking here keeps the answer exact
           // for any label name.
-          if (issue.open && issue.summary.has_label(label)) {
+          if (issue.open == open && issue.summary.has_label(label)) {
             issues.push_back(std::move(issue));
           }
         }

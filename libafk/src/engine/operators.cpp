@@ -115,6 +115,11 @@ public:
         listed.insert_or_assign(number, std::move(other));
       }
     }
+    // A run whose issue a "Closes #N" push closed still holds the repo.
+    for (TrackerIssue& other : m_ports.tracker.list_closed_issues(ref.repo, labels.in_progress)) {
+      const std::int64_t number = other.summary.ref.number;
+      listed.insert_or_assign(number, std::move(other));
+    }
     std::vector<IssueRef> frozen_by;
     std::vector<IssueRef> locked_by;
     for (const auto& [number, other] : listed) {
@@ -371,7 +376,11 @@ FreezeResult freeze_repo(const Config& config, EnginePorts& ports, const TickOpt
                          const RepoName& repo, std::string_view reason) {
   const LabelNames& labels = config.labels;
   FreezeResult result{.repo = repo};
-  const std::vector<TrackerIssue> locked = ports.tracker.list_open_issues(repo, labels.in_progress);
+  std::vector<TrackerIssue> locked = ports.tracker.list_open_issues(repo, labels.in_progress);
+  // Including runs whose issue a "Closes #N" push closed before afk verified it.
+  for (TrackerIssue& issue : ports.tracker.list_closed_issues(repo, labels.in_progress)) {
+    locked.push_back(std::move(issue));
+  }
   for (const TrackerIssue& issue : ports.tracker.list_open_issues(repo, labels.frozen)) {
     result.frozen_by.push_back(issue.summary.ref);
   }

@@ -169,6 +169,12 @@ private:
         issues.insert_or_assign(number, std::move(issue));
       }
     }
+    // A tracker closes an issue when a commit saying "Closes #N" reaches the default branch:
+    // before afk has verified it. Such a run is still afk's to watch.
+    for (TrackerIssue& issue : m_ports.tracker.list_closed_issues(repo, labels.in_progress)) {
+      const std::int64_t number = issue.summary.ref.number;
+      issues.insert_or_assign(number, std::move(issue));
+    }
     report.frozen = std::any_of(issues.begin(), issues.end(), [&](const auto& entry) {
       return has_label(entry.second.summary, labels.frozen);
     });
@@ -194,13 +200,18 @@ private:
         }
         continue;
       }
-      in_flight.push_back(number);
       report.runs.push_back(watch(issue, found));
+      const RunReport& run = report.runs.back();
+      if (!is_terminal(run.after) || !run.error.empty()) {
+        in_flight.push_back(number); // a run that ended this tick frees the repo now
+      }
     }
 
     RepoSnapshot snapshot{.repo = repo, .frozen = report.frozen, .in_flight = in_flight};
     for (const auto& [number, issue] : issues) {
-      snapshot.issues.push_back(issue.summary);
+      if (issue.open) {
+        snapshot.issues.push_back(issue.summary);
+      }
     }
     if (in_flight.empty() && !report.frozen) {
       report.default_branch = default_branch_verdict(repo);
@@ -629,6 +640,10 @@ private:
       m_ports.tracker.close_issue(ref);
       (void)m_ports.worktrees.remove(ref.repo, record.run_id);
     } else {
+      if (!issue.open) {
+        // Closed by the push's "Closes #N", but not done: back to the people it concerns.
+        m_ports.tracker.reopen_issue(ref);
+      }
       m_ports.tracker.add_label(ref, labels.human);
       event = Notification::Event::escalated;
       if (record.phase == Phase::frozen) {
