@@ -654,13 +654,16 @@ private:
     m_ports.tracker.remove_label(ref, labels.ready);
     m_ports.tracker.remove_label(ref, labels.in_progress);
     if (notify) {
-      m_ports.notifier.notify({.event = event,
-                               .issue = ref,
-                               .title = issue.summary.title,
-                               .summary = record.outcome,
-                               .issue_url = issue_url(m_config.tracker.web_url, ref),
-                               .thread_url = t3_thread_url(m_config.t3.web_url, record.thread_id),
-                               .run_id = record.run_id});
+      m_ports.notifier.notify(
+          {.event = event,
+           .issue = ref,
+           .title = issue.summary.title,
+           .summary = record.pushed_shas.empty()
+                          ? record.outcome
+                          : record.outcome + " (" + record.pushed_shas.back().substr(0, 12) + ")",
+           .issue_url = issue_url(m_config.tracker.web_url, ref),
+           .thread_url = t3_thread_url(m_config.t3.web_url, record.thread_id),
+           .run_id = record.run_id});
     }
   }
 
@@ -681,12 +684,14 @@ private:
 
   void log_run(const RunReport& report) {
     if (!report.error.empty()) {
-      m_ports.log.error("run_failed", {{"repo", report.issue.repo.full()},
-                                       {"issue", report.issue.to_string()},
-                                       {"run", report.run_id},
-                                       {"phase", std::string(to_string(report.before))},
-                                       {"actions", join_actions(report.actions)},
-                                       {"error", report.error}});
+      m_ports.log.error(
+          "run_failed",
+          {{"repo", report.issue.repo.full()},
+           {"issue", report.issue.to_string()},
+           {"run", report.run_id},
+           {"phase", std::string(to_string(report.before))},
+           {"actions", report.actions.empty() ? std::string("none") : join_actions(report.actions)},
+           {"error", report.error}});
       return;
     }
     if (report.before == report.after && report.actions.empty()) {
