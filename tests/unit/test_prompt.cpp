@@ -150,7 +150,10 @@ INSTANTIATE_TEST_SUITE_P(
         SanitizeCase{"comment_with_dashes_inside", "x<!-- a -- b --->y", "xy"},
         SanitizeCase{"not_a_comment", "a <! -- b --> c <!- d", "a <! -- b --> c <!- d"},
         // Invisible characters inside a comment opener do not hide text people can see.
-        SanitizeCase{"split_opener_is_visible_text", "a<!-\xE2\x80\x8B- b -->c", "a<!-- b -->c"},
+        // Shown as text, but never as an opener that would hide what follows (fuzz finding).
+        SanitizeCase{"split_opener_is_visible_text", "a<!-\xE2\x80\x8B- b -->c", "a<! -- b -->c"},
+        SanitizeCase{"opener_left_by_a_removed_comment_is_visible_text", "x<!<!-- a -->-- b -->y",
+                     "x<! -- b -->y"},
         // Invalid UTF-8: one U+FFFD per bad byte.
         SanitizeCase{"stray_bytes",
                      "a\xFF"
@@ -185,9 +188,17 @@ INSTANTIATE_TEST_SUITE_P(
 TEST(Sanitize, is_linear_on_hostile_input) {
   // Each pattern repeated to 2 MiB: a quadratic pass would take hours, a linear one well
   // under a second even with sanitizers.
-  const std::vector<std::string> patterns{
-      "<!--", "<!-->",        "<!-- -- -",        "\xFF\xC0",        "\n \n\t\n",
-      "\r",   "\xE2\x80\x8B", "\xF3\xA0\x81\xA9", "a<!---->b\r\n\n", "-->--><!-"};
+  const std::vector<std::string> patterns{"<!--",
+                                          "<!-->",
+                                          "<!-- -- -",
+                                          "\xFF\xC0",
+                                          "\n \n\t\n",
+                                          "\r",
+                                          "\xE2\x80\x8B",
+                                          "\xF3\xA0\x81\xA9",
+                                          "a<!---->b\r\n\n",
+                                          "-->--><!-",
+                                          "<!-\xE2\x80\x8B-"};
   for (const std::string& pattern : patterns) {
     std::string input;
     while (input.size() < (2U << 20U)) {
@@ -209,6 +220,9 @@ TEST(OneLine, collapses_whitespace_and_cuts_on_a_code_point) {
   // "é" is two bytes: a cut never splits it.
   EXPECT_EQ(afk::one_line("\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9", 6), "\xC3\xA9...");
   EXPECT_EQ(afk::one_line("abcdef", 2), "ab");
+  // A cut that lands after a space stays trimmed (fuzz finding).
+  EXPECT_EQ(afk::one_line("a bcdef", 2), "a");
+  EXPECT_EQ(afk::one_line("abc defghij", 7), "abc...");
   EXPECT_EQ(afk::one_line("short", 5), "short");
 }
 

@@ -59,6 +59,9 @@ struct PreambleContext {
 ///  - strips HTML comments "<!-- ... -->" as GitHub hides them (also "<!-->" and
 ///    "<!--->"; an unterminated comment runs to the end of the text; comments do not nest,
 ///    so text after the first "-->" stays, as it is shown to people);
+///  - writes an opener that only appears once a comment or an invisible character is
+///    removed ("<!<!-- a -->--", "<!-\u200B-"; people see that text) as "<! --", so the
+///    result never holds "<!--";
 ///  - replaces invalid UTF-8 (bad bytes, overlong forms, surrogates, > U+10FFFF) with
 ///    U+FFFD, one per bad byte;
 ///  - drops invisible and formatting characters: C0 controls except \n and \t, DEL, C1

@@ -164,6 +164,25 @@ std::string clean_characters(std::string_view text) {
   return out;
 }
 
+// Removing a comment or an invisible character can join text into a new "<!--" ("<!<!-- a
+// -->--", "<!-\u200B-"). People see that text, so the agent does too, but never as an opener
+// that would hide what follows wherever the text is shown next: each becomes "<! --".
+// The replacement cannot form another opener with its neighbours.
+std::string defuse_comment_openers(std::string_view text) {
+  constexpr std::string_view k_opener = "<!--";
+  std::string out;
+  out.reserve(text.size());
+  std::size_t pos = 0;
+  for (std::size_t open = text.find(k_opener); open != std::string_view::npos;
+       open = text.find(k_opener, pos)) {
+    out.append(text.substr(pos, open - pos));
+    out.append("<! --");
+    pos = open + k_opener.size();
+  }
+  out.append(text.substr(pos));
+  return out;
+}
+
 bool is_blank(std::string_view line) {
   return std::all_of(line.begin(), line.end(), [](char c) { return c == ' ' || c == '\t'; });
 }
@@ -401,7 +420,7 @@ std::vector<std::string> preamble_problems(std::string_view text) {
 }
 
 std::string sanitize_issue_text(std::string_view text) {
-  return collapse_blank_lines(clean_characters(strip_html_comments(text)));
+  return collapse_blank_lines(defuse_comment_openers(clean_characters(strip_html_comments(text))));
 }
 
 std::string one_line(std::string_view text, std::size_t max_bytes) {
@@ -422,11 +441,15 @@ std::string one_line(std::string_view text, std::size_t max_bytes) {
     return out;
   }
   constexpr std::string_view k_ellipsis = "...";
-  if (max_bytes <= k_ellipsis.size()) {
-    return std::string(cut_utf8(out, max_bytes));
+  const bool room_for_ellipsis = max_bytes > k_ellipsis.size();
+  std::string cut(cut_utf8(out, room_for_ellipsis ? max_bytes - k_ellipsis.size() : max_bytes));
+  // The cut may land after a space: trimmed still ("a b" in 2 bytes is "a", not "a ").
+  while (!cut.empty() && cut.back() == ' ') {
+    cut.pop_back();
   }
-  std::string cut(cut_utf8(out, max_bytes - k_ellipsis.size()));
-  cut += k_ellipsis;
+  if (room_for_ellipsis) {
+    cut += k_ellipsis;
+  }
   return cut;
 }
 
