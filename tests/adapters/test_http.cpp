@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: MIT
+#include "support/capturing_logger.hpp"
 #include "support/loopback_server.hpp"
 
 #include <afk/error.hpp>
@@ -33,6 +34,8 @@
 
 namespace {
 
+using afk::test::CapturingLogger;
+
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using afk::ErrorKind;
@@ -56,22 +59,6 @@ bool contains(std::string_view text, std::string_view part) {
 class FixedClock final : public afk::Clock {
 public:
   [[nodiscard]] Timestamp now() const override { return k_now; }
-};
-
-class CapturingLogger final : public afk::Logger {
-public:
-  void write(const afk::LogRecord& record) override {
-    const std::lock_guard lock(m_mutex);
-    m_records.push_back(record);
-  }
-  [[nodiscard]] std::vector<afk::LogRecord> records() const {
-    const std::lock_guard lock(m_mutex);
-    return m_records;
-  }
-
-private:
-  mutable std::mutex m_mutex;
-  std::vector<afk::LogRecord> m_records;
 };
 
 // (request, response, hit): `hit` counts requests to this server from 1.

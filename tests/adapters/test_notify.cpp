@@ -4,6 +4,7 @@
 // plain-string bodies; ntfy's JSON publishing and server/errors.go bodies), and the fanout
 // that never lets a failing sink block the tick. Every test also checks that no secret (the
 // webhook URL's token, the ntfy token, the ntfy topic) reached a log record or a message.
+#include "support/capturing_logger.hpp"
 #include "support/loopback_server.hpp"
 
 #include <afk/error.hpp>
@@ -30,6 +31,8 @@
 #include <vector>
 
 namespace {
+
+using afk::test::CapturingLogger;
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
@@ -115,31 +118,6 @@ TEST(NotifyText, slack_without_safe_links_names_the_issue_plainly) {
 }
 
 // ---- collecting what escapes --------------------------------------------------------------
-
-class CapturingLogger final : public afk::Logger {
-public:
-  void write(const afk::LogRecord& record) override {
-    const std::lock_guard lock(m_mutex);
-    m_records.push_back(record);
-  }
-  [[nodiscard]] std::vector<afk::LogRecord> records() const {
-    const std::lock_guard lock(m_mutex);
-    return m_records;
-  }
-  [[nodiscard]] std::vector<afk::LogRecord> named(std::string_view event) const {
-    std::vector<afk::LogRecord> out;
-    for (const auto& r : records()) {
-      if (r.event == event) {
-        out.push_back(r);
-      }
-    }
-    return out;
-  }
-
-private:
-  mutable std::mutex m_mutex;
-  std::vector<afk::LogRecord> m_records;
-};
 
 std::string field(const afk::LogRecord& record, std::string_view key) {
   for (const auto& f : record.fields) {

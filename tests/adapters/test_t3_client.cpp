@@ -2,6 +2,7 @@
 // The T3 client over real HTTP (libcurl) against a scripted loopback server: retries with
 // the same commandId, error statuses and bodies as T3 sends them, feature detection of
 // /threads/{id}, preconditions checked before commands, and what never goes on the wire.
+#include "support/capturing_logger.hpp"
 #include "support/loopback_server.hpp"
 
 #include <afk/error.hpp>
@@ -28,6 +29,8 @@
 
 namespace {
 
+using afk::test::CapturingLogger;
+
 namespace fs = std::filesystem;
 using afk::ErrorKind;
 using nlohmann::json;
@@ -41,22 +44,6 @@ public:
   [[nodiscard]] afk::Timestamp now() const override {
     return *afk::parse_timestamp("2026-11-24T12:00:00Z");
   }
-};
-
-class CapturingLogger final : public afk::Logger {
-public:
-  void write(const afk::LogRecord& record) override {
-    const std::lock_guard lock(m_mutex);
-    m_records.push_back(record);
-  }
-  [[nodiscard]] std::vector<afk::LogRecord> records() const {
-    const std::lock_guard lock(m_mutex);
-    return m_records;
-  }
-
-private:
-  mutable std::mutex m_mutex;
-  std::vector<afk::LogRecord> m_records;
 };
 
 struct Received {

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // The operator verbs end to end, in process, as test_engine.cpp drives the tick: real
 // adapters built by World against the fake GitHub, the strict fake T3 and a real bare origin.
+#include "support/capturing_logger.hpp"
 #include "support/fake_github.hpp"
 #include "support/fake_t3.hpp"
 #include "support/process.hpp"
@@ -27,6 +28,8 @@
 
 namespace {
 
+using afk::test::CapturingLogger;
+
 namespace fs = std::filesystem;
 using afk::DispatchResult;
 using afk::Phase;
@@ -37,35 +40,6 @@ using afk::test::TurnPlan;
 using Outcome = afk::DispatchResult::Outcome;
 
 constexpr const char* k_repo = "acme/web";
-
-class CapturingLogger final : public afk::Logger {
-public:
-  void write(const afk::LogRecord& record) override {
-    const std::lock_guard lock(m_mutex);
-    m_records.push_back(record);
-  }
-  [[nodiscard]] std::vector<afk::LogRecord> records() const {
-    const std::lock_guard lock(m_mutex);
-    return m_records;
-  }
-  // The value of `key` in each record named `event`.
-  [[nodiscard]] std::vector<std::string> values(const std::string& event,
-                                                const std::string& key) const {
-    std::vector<std::string> out;
-    for (const auto& record : records()) {
-      for (const auto& field : record.fields) {
-        if (record.event == event && field.key == key) {
-          out.push_back(field.value);
-        }
-      }
-    }
-    return out;
-  }
-
-private:
-  mutable std::mutex m_mutex;
-  std::vector<afk::LogRecord> m_records;
-};
 
 class Operators : public testing::Test {
 protected:

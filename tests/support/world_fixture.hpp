@@ -8,6 +8,7 @@
 // `tick()` runs one tick in process over real adapters built by World from `config()`;
 // tests of the built binary write the same config to a file.
 
+#include "support/capturing_logger.hpp"
 #include "support/fake_github.hpp"
 #include "support/fake_t3.hpp"
 #include "support/process.hpp"
@@ -38,22 +39,6 @@ namespace afk::test {
 namespace fs = std::filesystem;
 
 inline constexpr const char* k_repo = "acme/web";
-
-class CapturingLogger final : public afk::Logger {
-public:
-  void write(const afk::LogRecord& record) override {
-    const std::lock_guard lock(m_mutex);
-    m_records.push_back(record);
-  }
-  [[nodiscard]] std::vector<afk::LogRecord> records() const {
-    const std::lock_guard lock(m_mutex);
-    return m_records;
-  }
-
-private:
-  mutable std::mutex m_mutex;
-  std::vector<afk::LogRecord> m_records;
-};
 
 // The system clock plus an offset a test moves forward: deadlines without sleeping.
 class OffsetClock final : public afk::Clock {
