@@ -324,16 +324,7 @@ public:
 
   // Forgejo names the head commit's SHA "id".
   std::string default_branch(const RepoName& repo) override {
-    const std::string path = repo_path(repo);
-    const HttpResponse response = m_http.request("GET", path);
-    const Reader in(endpoint("GET", path));
-    return in.parse(response.body, [&](const json& doc) {
-      std::string branch = in.string(doc, "default_branch");
-      if (branch.empty()) {
-        in.fail("\"default_branch\" is empty");
-      }
-      return branch;
-    });
+    return read_default_branch(m_http, repo);
   }
 
   std::optional<std::string> branch_head(const RepoName& repo, std::string_view branch) override {

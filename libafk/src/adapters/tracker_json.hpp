@@ -188,6 +188,20 @@ inline bool has_non_null(const json& object, std::string_view key) {
   return it != object.end() && !it->is_null();
 }
 
+// GET /repos/{owner}/{repo} → its default_branch (the same on GitHub and Forgejo).
+inline std::string read_default_branch(HttpClient& http, const RepoName& repo) {
+  const std::string path = repo_path(repo);
+  const HttpResponse response = http.request("GET", path);
+  const Reader in(endpoint("GET", path));
+  return in.parse(response.body, [&](const json& doc) {
+    std::string branch = in.string(doc, "default_branch");
+    if (branch.empty()) {
+      in.fail("\"default_branch\" is empty");
+    }
+    return branch;
+  });
+}
+
 // One comment as the tracker sends it (author "" for a deleted user).
 inline TrackerComment read_comment(const Reader& in, const json& item) {
   return TrackerComment{.id = in.positive(item, "id"),
