@@ -34,6 +34,10 @@ void print_report(const TickReport& report, bool dry_run) {
       std::cout << "failed: " << repo.error << '\n';
       continue;
     }
+    if (!repo.deferred.empty() && repo.runs.empty() && repo.queue.empty()) {
+      std::cout << "left for the next tick (" << repo.deferred << ")\n";
+      continue;
+    }
     std::cout << (repo.frozen ? "frozen" : repo.runs.empty() ? "idle" : "active");
     if (repo.dispatched) {
       std::cout << (dry_run ? ", would dispatch " : ", dispatched ")
@@ -50,6 +54,12 @@ void print_report(const TickReport& report, bool dry_run) {
     for (const std::string& problem : repo.problems) {
       std::cout << "  needs a person: " << problem << '\n';
     }
+    if (!repo.deferred.empty()) {
+      std::cout << "  left for the next tick: " << repo.deferred << '\n';
+    }
+  }
+  if (report.deadline_passed) {
+    std::cout << "the tick reached its deadline (tick_timeout); the next tick continues\n";
   }
   std::cout << (report.failures() == 0 ? "tick done"
                                        : "tick done with " + std::to_string(report.failures()) +
@@ -69,9 +79,11 @@ int tick(Context& context, const TickOptions& options) {
                  " (or AFK_KILL_SWITCH / AFK_ALLOWLIST).\n";
     return k_exit_ok;
   }
-  const auto world = World::build(config, *context.log, context.clock);
+  const Deadline deadline = Deadline::after(config.tick_timeout);
+  const auto world = World::build(config, *context.log, context.clock, deadline);
   EnginePorts ports = world->ports();
   afk::TickOptions tick_options;
+  tick_options.deadline = deadline;
   tick_options.dry_run = options.dry_run;
   tick_options.holder = holder_name();
   tick_options.preamble = load_preamble(config);

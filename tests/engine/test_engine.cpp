@@ -418,4 +418,26 @@ TEST_F(Engine, a_dry_run_decides_but_changes_nothing) {
   EXPECT_TRUE(m_t3.accepted_commands().empty());
 }
 
+TEST_F(Engine, past_its_deadline_a_tick_leaves_the_work_for_the_next_one) {
+  m_issue = m_github.open_issue(k_repo, "Add a health endpoint", "", {"ready-for-agent"}, "alice");
+  const afk::Config c = config();
+  const afk::Deadline passed(std::chrono::steady_clock::now() - std::chrono::seconds(1));
+  const auto world = afk::World::build(c, m_log, m_clock, passed);
+  afk::EnginePorts ports = world->ports();
+  const std::size_t before = m_github.request_count();
+  const auto late = afk::run_tick(c, ports, {.holder = "test:1", .deadline = passed});
+  EXPECT_TRUE(late.deadline_passed);
+  ASSERT_EQ(late.repos.size(), 1U);
+  EXPECT_FALSE(late.repos[0].deferred.empty());
+  EXPECT_TRUE(late.repos[0].error.empty()) << "left for later is not a failure";
+  EXPECT_EQ(late.failures(), 0U);
+  EXPECT_EQ(m_github.request_count(), before);
+  EXPECT_TRUE(m_t3.requests().empty());
+  EXPECT_TRUE(has(labels(), "ready-for-agent"));
+  // The next tick, in time, does it.
+  const auto next = tick();
+  EXPECT_FALSE(next.deadline_passed);
+  EXPECT_TRUE(next.repos[0].dispatched.has_value());
+}
+
 } // namespace

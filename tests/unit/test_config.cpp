@@ -143,6 +143,7 @@ TEST(Config, reads_every_section) {
 kill_switch = false
 allowlist = ["Acme/Shop", "acme/api"]
 max_parallel_repos = 3
+tick_timeout = "90s"
 [labels]
 ready = "go"
 in_progress = "busy"
@@ -215,6 +216,7 @@ kubernetes_deployments = ["shop-web"]
   EXPECT_TRUE(config.armed());
   EXPECT_EQ(config.allowlist, (std::vector{repo("acme/shop"), repo("acme/api")}));
   EXPECT_EQ(config.max_parallel_repos, 3U);
+  EXPECT_EQ(config.tick_timeout, seconds(90));
   EXPECT_EQ(config.labels, (afk::LabelNames{"go", "busy", "help", "ice", "p"}));
   afk::LifecycleLimits limits;
   limits.fix_forward_attempts = 0;
@@ -304,6 +306,8 @@ TEST(Config, bad_values_are_reported_with_location_and_key) {
        "t.toml:1:22: max_parallel_repos: expected an integer from 1 to 64, got 65"},
       {"max_parallel_repos = 8.0",
        "t.toml:1:22: max_parallel_repos: expected an integer from 1 to 64, got float"},
+      {"tick_timeout = \"0s\"",
+       "t.toml:1:16: tick_timeout: expected a duration greater than 0s, got \"0s\""},
       {"allowlist = \"o/r\"",
        "t.toml:1:13: allowlist: expected an array of \"owner/name\" strings, got string"},
       {"allowlist = [\"o/r\", \"no-slash\"]",

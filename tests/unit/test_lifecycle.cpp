@@ -2236,3 +2236,31 @@ TEST(Lifecycle, red_again_after_recovery_gets_a_new_fix_forward_window) {
   ASSERT_TRUE(step.record.first_red_at);
   EXPECT_EQ(*step.record.first_red_at, at(3h));
 }
+
+// A tick that died after sending a fix turn: the record caught up by the next tick must be
+// what the sending tick would have written, or the attempt would not count.
+TEST(AccountForUnrecordedFixTurn, books_the_turn_as_the_sending_tick_would) {
+  const afk::RunRecord before = make_record(k_ci); // turn t1 seen, k_sha1 in CI
+  const afk::RunStep sent = advance(before,
+                                    {.now = 50min,
+                                     .agent = AgentState::idle,
+                                     .turn_id = "t1",
+                                     .pushed = Strings{k_sha1},
+                                     .verdict = red_for(k_sha1)},
+                                    afk::LifecycleLimits{});
+  ASSERT_EQ(sent.actions, (std::vector<RunAction>{RunAction::start_fix_turn}));
+  const afk::RunRecord caught_up = afk::account_for_unrecorded_fix_turn(before, at(50min));
+  EXPECT_EQ(caught_up.phase, sent.record.phase);
+  EXPECT_EQ(caught_up.turns, sent.record.turns);
+  EXPECT_EQ(caught_up.fix_attempts, sent.record.fix_attempts);
+  EXPECT_EQ(caught_up.turn_seen, sent.record.turn_seen);
+  EXPECT_EQ(caught_up.last_turn_id, sent.record.last_turn_id);
+  EXPECT_EQ(caught_up.first_red_at, sent.record.first_red_at);
+  EXPECT_EQ(caught_up.fix_turn_sent_at, sent.record.fix_turn_sent_at);
+  EXPECT_EQ(caught_up.healthy_since, sent.record.healthy_since);
+  // An earlier first red stays: the fix-forward window runs from it.
+  Start fixing = k_ci;
+  fixing.first_red_at = 10min;
+  EXPECT_EQ(afk::account_for_unrecorded_fix_turn(make_record(fixing), at(50min)).first_red_at,
+            at(10min));
+}

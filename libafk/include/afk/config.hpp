@@ -154,6 +154,9 @@ struct Config {
   bool kill_switch = true;
   std::vector<RepoName> allowlist;
   std::size_t max_parallel_repos = 8;
+  /// The most one `afk tick` may take: past it no request starts and no new work begins,
+  /// and what is left waits for the next tick (the CronJob runs every 5 minutes).
+  Seconds tick_timeout = std::chrono::minutes(4);
   LabelNames labels;
   LifecycleLimits limits;
   TrackerConfig tracker;

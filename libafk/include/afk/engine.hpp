@@ -59,6 +59,11 @@ struct TickOptions {
   /// The standing instructions for the agent, with placeholders (prompt.hpp); empty: the
   /// built-in default_preamble().
   std::string preamble;
+  /// When the tick must stop (Config::tick_timeout from its start, for `afk tick`). Past it,
+  /// repositories not yet begun are skipped, no run is watched and nothing is dispatched;
+  /// each skipped repository's report says so. Work already begun is crash-safe, so the
+  /// next tick finishes it. The adapters' requests carry the same deadline (World::build).
+  Deadline deadline;
 };
 
 /// What one tick did with one run.
@@ -82,10 +87,13 @@ struct RepoReport {
   std::optional<IssueRef> dispatched;
   std::vector<std::string> problems; ///< issues needing a person (an unreadable record, …)
   std::string error;                 ///< the repository could not be processed this tick
+  /// What the tick's deadline left for the next tick ("" when nothing): not a failure.
+  std::string deferred;
 };
 
 struct TickReport {
   std::vector<RepoReport> repos; ///< in allowlist order
+  bool deadline_passed = false;  ///< some work was left for the next tick (TickOptions)
   /// Repositories that failed plus runs whose actions failed.
   [[nodiscard]] std::size_t failures() const;
 };

@@ -40,6 +40,9 @@ struct HttpRequest {
   std::string url;
   HttpHeaders headers;
   std::string body;
+  /// Upper bound for this request, connect to last byte; zero: the transport's own
+  /// (CurlOptions::total_timeout). A transport applies the smaller of the two.
+  std::chrono::milliseconds timeout{0};
 };
 
 struct HttpResponse {
@@ -89,6 +92,10 @@ struct HttpClientOptions {
   std::string auth_scheme = "Bearer";
   HttpHeaders default_headers; ///< e.g. Accept, X-GitHub-Api-Version
   RetryPolicy retry;
+  /// The whole job's deadline (afk tick's limits.tick_timeout). No attempt starts after it,
+  /// each attempt's timeout is cut to what is left (HttpRequest::timeout), and a retry whose
+  /// wait would end past it is not made: Error{transient} naming the request and the deadline.
+  Deadline deadline;
 };
 
 /// A JSON API client over a transport. Borrowed collaborators must outlive it. Safe to

@@ -122,4 +122,12 @@ struct RunStep {
 [[nodiscard]] RunStep advance_run(const RunRecord& record, const RunEvidence& evidence,
                                   const LifecycleLimits& limits);
 
+/// The record as the tick that sent fix turn `record.turns + 1` would have written it, had
+/// it lived: one more turn, one more fix-forward attempt, phase fixing, the fix turn dated
+/// `now`, and the first red too when unknown. A tick that dies between sending a fix turn and
+/// recording it leaves the record one turn behind T3; the engine calls this when afk's own message
+/// for that turn is on the thread, before the evidence is judged, so the attempt counts
+/// against the fix-forward budget even when the world has moved on (the fix already green).
+[[nodiscard]] RunRecord account_for_unrecorded_fix_turn(RunRecord record, Timestamp now);
+
 } // namespace afk

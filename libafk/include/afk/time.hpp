@@ -28,6 +28,27 @@ public:
   [[nodiscard]] Timestamp now() const override;
 };
 
+/// When work must stop, on the monotonic clock (std::chrono::steady_clock), so a tick can be
+/// bounded whatever the injected Clock says. A value type; the default never expires.
+class Deadline {
+public:
+  using TimePoint = std::chrono::steady_clock::time_point;
+
+  Deadline() = default; ///< never expires
+  explicit Deadline(TimePoint at)
+      : m_at(at) {}
+  /// `budget` from now.
+  [[nodiscard]] static Deadline after(std::chrono::milliseconds budget);
+
+  [[nodiscard]] bool bounded() const noexcept { return m_at.has_value(); }
+  [[nodiscard]] bool expired() const;
+  /// Time left, zero once expired; milliseconds::max() when unbounded.
+  [[nodiscard]] std::chrono::milliseconds remaining() const;
+
+private:
+  std::optional<TimePoint> m_at;
+};
+
 /// "2026-11-24T15:05:00Z". Always UTC, always whole seconds.
 [[nodiscard]] std::string format_timestamp(Timestamp t);
 

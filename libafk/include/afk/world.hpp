@@ -22,9 +22,11 @@ public:
   /// Woodpecker; Kubernetes in-cluster or at deploy.kubernetes.api_url) and the notifier
   /// fanout. Opens no connection and reads no secret. Throws Error{config} when a used stage
   /// cannot be set up (e.g. Kubernetes in-cluster outside a cluster). `log` and `clock` must
-  /// outlive the World.
+  /// outlive the World. Every request to the tracker, T3 and the deploy stages stops at
+  /// `deadline` (HttpClientOptions::deadline); notifications keep their own notify.timeout,
+  /// so a page is not dropped because the work before it ran long.
   [[nodiscard]] static std::unique_ptr<World> build(const Config& config, Logger& log,
-                                                    const Clock& clock);
+                                                    const Clock& clock, Deadline deadline = {});
   virtual ~World() = default;
 
   /// The ports, borrowed from this World.

@@ -1325,6 +1325,7 @@ void read_config(Section& s, Config& config) {
   s.key("allowlist", config.allowlist, repo_list);
   s.key("max_parallel_repos", config.max_parallel_repos,
         integer_in<std::size_t>(1, k_max_parallel_repos));
+  s.key("tick_timeout", config.tick_timeout, duration(false));
   s.table("labels", [&](Section& t) { read_labels(t, config.labels); });
   s.table("limits", [&](Section& t) { read_limits(t, config.limits); });
   s.table("tracker", [&](Section& t) { read_tracker(t, config.tracker); });

@@ -536,4 +536,16 @@ RunStep advance_run(const RunRecord& record, const RunEvidence& evidence,
   return Advance(record, evidence, limits).run();
 }
 
+RunRecord account_for_unrecorded_fix_turn(RunRecord record, Timestamp now) {
+  // As Advance::start_fix_or_freeze books a fix turn it sends.
+  record.turns += 1;
+  record.turn_seen = false;
+  record.fix_attempts += 1;
+  record.fix_turn_sent_at = now;
+  record.first_red_at = record.first_red_at.value_or(now);
+  record.healthy_since.reset();
+  record.phase = Phase::fixing;
+  return record;
+}
+
 } // namespace afk

@@ -70,6 +70,23 @@ Timestamp SystemClock::now() const {
   return std::chrono::floor<Seconds>(std::chrono::system_clock::now());
 }
 
+Deadline Deadline::after(std::chrono::milliseconds budget) {
+  return Deadline(std::chrono::steady_clock::now() + budget);
+}
+
+bool Deadline::expired() const {
+  return m_at && std::chrono::steady_clock::now() >= *m_at;
+}
+
+std::chrono::milliseconds Deadline::remaining() const {
+  if (!m_at) {
+    return std::chrono::milliseconds::max();
+  }
+  const auto left = *m_at - std::chrono::steady_clock::now();
+  return left <= left.zero() ? std::chrono::milliseconds{0}
+                             : std::chrono::ceil<std::chrono::milliseconds>(left);
+}
+
 std::string format_timestamp(Timestamp t) {
   const auto day = std::chrono::floor<std::chrono::days>(t);
   const std::chrono::year_month_day ymd{day};

@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: MIT
 // The tick (afk/engine.hpp): gather evidence, let the pure core decide, act, write back.
+#include "detail/failpoint.hpp"
+
 #include <afk/engine.hpp>
 #include <afk/error.hpp>
 #include <afk/evidence.hpp>
@@ -9,6 +11,7 @@
 #include <afk/run_record.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <map>
 #include <mutex>
 #include <utility>
@@ -78,6 +81,9 @@ public:
 
   RepoReport repo(const RepoName& repo) {
     RepoReport report{.repo = repo};
+    if (out_of_time(report, "not processed")) {
+      return report;
+    }
     try {
       process(repo, report);
     } catch (const Error& error) {
@@ -156,8 +162,21 @@ public:
     return report;
   }
 
+  [[nodiscard]] bool deadline_passed() const { return m_deadline_passed.load(); }
+
 private:
   // ---- one repository -------------------------------------------------------------------
+
+  // Whether the tick's deadline has passed; if so, says in `report` what was left undone.
+  bool out_of_time(RepoReport& report, const std::string& left) {
+    if (!m_options.deadline.expired()) {
+      return false;
+    }
+    m_deadline_passed = true;
+    report.deferred = left;
+    m_ports.log.warn("tick_deadline", {{"repo", report.repo.full()}, {"left", std::string(left)}});
+    return true;
+  }
 
   void process(const RepoName& repo, RepoReport& report) {
     const LabelNames& labels = m_config.labels;
@@ -184,6 +203,9 @@ private:
       if (!has_label(issue.summary, labels.in_progress)) {
         continue;
       }
+      if (out_of_time(report, issue.summary.ref.to_string() + " and later runs not watched")) {
+        return;
+      }
       FoundRecord found = find_record(m_ports.tracker, issue.summary.ref, m_config.tracker.login);
       if (!found.record) {
         // Locked by a label afk cannot account for: keep the lock, ask a person.
@@ -194,9 +216,9 @@ private:
         continue;
       }
       if (is_terminal(found.record->phase)) {
-        // A crash between writing a terminal record and its side effects.
+        // A crash (or a failure) between writing a terminal record and its side effects.
         if (!m_options.dry_run) {
-          finish(issue, *found.record, /*notify=*/false);
+          finish(issue, *found.record);
         }
         continue;
       }
@@ -233,6 +255,9 @@ private:
     }
     report.queue = decision.verdicts;
     if (decision.chosen && !m_options.dry_run) {
+      if (out_of_time(report, decision.chosen->to_string() + " not dispatched")) {
+        return;
+      }
       const TrackerIssue& chosen = issues.at(decision.chosen->number);
       if (auto run = claim(chosen, report)) {
         report.dispatched = chosen.summary.ref;
@@ -303,7 +328,9 @@ private:
                      .updated_at = now,
                      .lease_holder = m_options.holder};
     write_record(ref, found.comment_id, record);
+    detail::failpoint("claim.recorded");
     lock(ref);
+    detail::failpoint("claim.locked");
     m_ports.log.info("dispatched", {{"repo", ref.repo.full()},
                                     {"issue", ref.to_string()},
                                     {"run", record.run_id},
@@ -314,6 +341,7 @@ private:
 
   void lock(const IssueRef& issue) {
     m_ports.tracker.add_label(issue, m_config.labels.in_progress);
+    detail::failpoint("claim.labelled");
     m_ports.tracker.remove_label(issue, m_config.labels.ready);
   }
 
@@ -327,8 +355,9 @@ private:
                      .after = before.phase};
     try {
       const std::string branch = default_branch(before.issue.repo);
-      const RunEvidence evidence = gather(before, branch);
-      RunStep step = advance_run(before, evidence, m_config.limits);
+      const RunRecord current = catch_up(before);
+      const RunEvidence evidence = gather(current, branch);
+      RunStep step = advance_run(current, evidence, m_config.limits);
       report.actions = step.actions;
       report.reason = step.reason;
       report.after = step.record.phase;
@@ -353,6 +382,7 @@ private:
             .message_id = turn_message_id(record.issue, record.attempt, record.turns),
             .previous_turn_id = record.turn_seen ? std::string() : record.last_turn_id};
         evidence.agent = t3_agent_evidence(m_ports.t3.read_thread(record.thread_id), watch);
+        detail::failpoint("watch.agent_read");
       } catch (const Error& error) {
         evidence.agent.state = AgentState::unknown;
         evidence.agent.error = error.what();
@@ -370,6 +400,7 @@ private:
           shas.push_back(commit.sha);
         }
         evidence.pushed_shas = std::move(shas);
+        detail::failpoint("watch.pushes_read");
       } catch (const Error& error) {
         m_ports.log.warn("git_unreadable",
                          {{"repo", repo}, {"run", record.run_id}, {"error", error.what()}});
@@ -385,6 +416,7 @@ private:
       const Timestamp pushed_at = seen && record.last_push_at ? *record.last_push_at : evidence.now;
       try {
         evidence.verdict = m_ports.deploy.verdict(record.issue.repo, newest, pushed_at);
+        detail::failpoint("watch.verdict_read");
       } catch (const Error& error) {
         m_ports.log.warn("verdict_unreadable",
                          {{"repo", repo}, {"run", record.run_id}, {"error", error.what()}});
@@ -396,15 +428,9 @@ private:
   void act(const TrackerIssue& issue, std::int64_t& comment_id, const RunRecord& before,
            RunStep& step, const std::string& default_branch, const RunEvidence& evidence) {
     RunRecord& record = step.record;
-    const bool fix_already_sent = has_action(step, RunAction::start_fix_turn) && turn_sent(record);
     // Agent-facing actions first: their ids derive from (issue, attempt, step), so a repeat
     // after a failure here is applied once by T3.
     for (const RunAction action : step.actions) {
-      if (fix_already_sent &&
-          (action == RunAction::interrupt || action == RunAction::start_fix_turn)) {
-        // A tick that crashed after sending this fix turn: the agent working now is on it.
-        continue;
-      }
       switch (action) {
       case RunAction::dispatch:
         dispatch(issue, record);
@@ -420,6 +446,7 @@ private:
             derive_command_id(record.issue, record.attempt,
                               "interrupt:" + std::to_string(record.turns)),
             record.thread_id);
+        detail::failpoint("act.interrupted");
         break;
       case RunAction::close_issue:
       case RunAction::escalate:
@@ -436,22 +463,50 @@ private:
         forensics = freeze_forensics(record, evidence);
       }
       write_record(record.issue, comment_id, record, forensics);
+      detail::failpoint("act.recorded");
     }
     if (ending) {
-      finish(issue, record, /*notify=*/true);
+      finish(issue, record);
     }
   }
 
-  static bool has_action(const RunStep& step, RunAction action) {
-    return std::find(step.actions.begin(), step.actions.end(), action) != step.actions.end();
-  }
-
-  // Whether T3 already has the user message of the record's current turn.
-  bool turn_sent(const RunRecord& record) {
-    const std::string message = turn_message_id(record.issue, record.attempt, record.turns);
-    const T3ThreadRead read = m_ports.t3.read_thread(record.thread_id);
-    return read.thread && std::any_of(read.thread->messages.begin(), read.thread->messages.end(),
-                                      [&](const T3Message& m) { return m.id == message; });
+  // A tick that died after sending a fix turn and before recording it left the record one
+  // turn behind T3. afk's own message for the next turn, on the run's thread (or on the fix
+  // thread that would have replaced a deleted one), says so; the record catches up, so the
+  // attempt counts and the agent's work on it is judged as that turn's.
+  RunRecord catch_up(const RunRecord& record) {
+    if (record.phase == Phase::claimed || is_terminal(record.phase)) {
+      return record; // a claimed run is dispatched again, with the same ids
+    }
+    const std::string next = turn_message_id(record.issue, record.attempt, record.turns + 1);
+    const auto carries_next = [&](const T3ThreadRead& read) {
+      return read.thread &&
+             std::any_of(read.thread->messages.begin(), read.thread->messages.end(),
+                         [&](const T3Message& message) { return message.id == next; });
+    };
+    try {
+      std::string thread_id = record.thread_id;
+      T3ThreadRead read = m_ports.t3.read_thread(thread_id);
+      if (!read.thread) {
+        thread_id = derive_fix_thread_id(record.issue, record.attempt, record.fix_attempts + 1);
+        read = m_ports.t3.read_thread(thread_id);
+      }
+      if (!carries_next(read)) {
+        return record;
+      }
+      RunRecord caught_up = account_for_unrecorded_fix_turn(record, m_ports.clock.now());
+      if (thread_id != record.thread_id) {
+        caught_up.thread_id = thread_id;
+        caught_up.last_turn_id.clear(); // a new thread: no earlier turn to mistake for this one
+      }
+      m_ports.log.warn("record_caught_up", {{"repo", record.issue.repo.full()},
+                                            {"issue", record.issue.to_string()},
+                                            {"run", record.run_id},
+                                            {"turn", std::to_string(caught_up.turns)}});
+      return caught_up;
+    } catch (const Error&) {
+      return record; // T3 unreadable: gather says so and the lifecycle waits
+    }
   }
 
   void dispatch(const TrackerIssue& issue, RunRecord& record) {
@@ -466,12 +521,15 @@ private:
     record.branch = worktree.branch;
     record.worktree_path = worktree.path.string();
     record.base_sha = worktree.base_sha;
+    detail::failpoint("dispatch.worktree");
     record.project_id = m_ports.t3.ensure_project(
         {.project_id = derive_project_id(repo),
          .title = repo.full(),
          .workspace_root = repo_layout(m_config.git.root, repo).checkout.string()});
+    detail::failpoint("dispatch.project");
     open_thread(record, "thread.create",
                 one_line(record.issue.to_string() + ": " + issue.summary.title, 200));
+    detail::failpoint("dispatch.thread");
     const std::string preamble =
         render_preamble(m_preamble, {.issue = record.issue,
                                      .worktree = worktree.path.string(),
@@ -489,6 +547,7 @@ private:
                               .url = issue_url(m_config.tracker.web_url, record.issue)},
                              k_prompt_max_bytes);
     start_turn(record, text);
+    detail::failpoint("dispatch.turn");
   }
 
   // The issue's comments, each marked trusted when its author holds the trusted permission
@@ -545,6 +604,7 @@ private:
       open_thread(record, "thread.create:fix:" + std::to_string(record.fix_attempts),
                   record.issue.to_string() + ": fix-forward " +
                       std::to_string(record.fix_attempts));
+      detail::failpoint("fix.thread_replaced");
       m_ports.log.warn("thread_replaced", {{"repo", record.issue.repo.full()},
                                            {"issue", record.issue.to_string()},
                                            {"run", record.run_id},
@@ -564,6 +624,7 @@ private:
          .trailer = m_config.git.trailer},
         k_prompt_max_bytes);
     start_turn(record, text);
+    detail::failpoint("fix.turn");
   }
 
   void start_turn(const RunRecord& record, const std::string& text) {
@@ -593,6 +654,7 @@ private:
             derive_command_id(record.issue, record.attempt, "user-input.respond:" + request.id),
             record.thread_id, request.id, answers);
       }
+      detail::failpoint("answer.sent");
     }
   }
 
@@ -631,18 +693,24 @@ private:
     return text;
   }
 
-  // Side effects of a terminal record. Each is idempotent, so a later tick can repeat them.
-  void finish(const TrackerIssue& issue, const RunRecord& record, bool notify) {
+  // Side effects of a terminal record. Each is idempotent, so a later tick repeats them all
+  // when one failed or the process died (the lock label, removed last, says they are not
+  // finished). The notification goes out before that last step: at least once, and twice
+  // only when the unlock after it fails.
+  void finish(const TrackerIssue& issue, const RunRecord& record) {
     const IssueRef& ref = record.issue;
     const LabelNames& labels = m_config.labels;
     Notification::Event event = Notification::Event::done;
     if (record.phase == Phase::done) {
       m_ports.tracker.close_issue(ref);
+      detail::failpoint("finish.closed");
       (void)m_ports.worktrees.remove(ref.repo, record.run_id);
+      detail::failpoint("finish.worktree_removed");
     } else {
       if (!issue.open) {
         // Closed by the push's "Closes #N", but not done: back to the people it concerns.
         m_ports.tracker.reopen_issue(ref);
+        detail::failpoint("finish.reopened");
       }
       m_ports.tracker.add_label(ref, labels.human);
       event = Notification::Event::escalated;
@@ -650,21 +718,23 @@ private:
         m_ports.tracker.add_label(ref, labels.frozen);
         event = Notification::Event::frozen;
       }
+      detail::failpoint("finish.labelled");
     }
     m_ports.tracker.remove_label(ref, labels.ready);
+    detail::failpoint("finish.ready_removed");
+    m_ports.notifier.notify(
+        {.event = event,
+         .issue = ref,
+         .title = issue.summary.title,
+         .summary = record.pushed_shas.empty()
+                        ? record.outcome
+                        : record.outcome + " (" + record.pushed_shas.back().substr(0, 12) + ")",
+         .issue_url = issue_url(m_config.tracker.web_url, ref),
+         .thread_url = t3_thread_url(m_config.t3.web_url, record.thread_id),
+         .run_id = record.run_id});
+    detail::failpoint("finish.notified");
     m_ports.tracker.remove_label(ref, labels.in_progress);
-    if (notify) {
-      m_ports.notifier.notify(
-          {.event = event,
-           .issue = ref,
-           .title = issue.summary.title,
-           .summary = record.pushed_shas.empty()
-                          ? record.outcome
-                          : record.outcome + " (" + record.pushed_shas.back().substr(0, 12) + ")",
-           .issue_url = issue_url(m_config.tracker.web_url, ref),
-           .thread_url = t3_thread_url(m_config.t3.web_url, record.thread_id),
-           .run_id = record.run_id});
-    }
+    detail::failpoint("finish.unlocked");
   }
 
   void write_record(const IssueRef& issue, std::int64_t& comment_id, const RunRecord& record,
@@ -715,6 +785,7 @@ private:
   EnginePorts& m_ports;
   const TickOptions& m_options;
   std::string m_preamble;
+  std::atomic<bool> m_deadline_passed{false};
 };
 
 } // namespace
@@ -735,6 +806,7 @@ TickReport run_tick(const Config& config, EnginePorts& ports, const TickOptions&
   for_each_bounded(config.allowlist.size(), config.max_parallel_repos,
                    [&](std::size_t i) { done[i] = tick.repo(config.allowlist[i]); });
   TickReport report;
+  report.deadline_passed = tick.deadline_passed();
   for (auto& repo : done) {
     report.repos.push_back(std::move(*repo));
   }

@@ -30,9 +30,10 @@ std::set<StageType> stages_in_use(const Config& config) {
 
 class OwnedWorld final : public World {
 public:
-  OwnedWorld(const Config& config, Logger& log, const Clock& clock)
+  OwnedWorld(const Config& config, Logger& log, const Clock& clock, Deadline deadline)
       : m_log(log)
       , m_clock(clock)
+      , m_deadline(deadline)
       , m_transport(make_curl_transport({})) {
     const bool github = config.tracker.kind == TrackerKind::github;
     m_tracker_http = client(*m_transport, github ? github_http_options(config.tracker)
@@ -87,11 +88,13 @@ public:
 
 private:
   std::unique_ptr<HttpClient> client(HttpTransport& transport, HttpClientOptions options) {
+    options.deadline = m_deadline;
     return std::make_unique<HttpClient>(transport, std::move(options), m_log, m_clock);
   }
 
   Logger& m_log;
   const Clock& m_clock;
+  Deadline m_deadline;
   std::unique_ptr<HttpTransport> m_transport;
   std::unique_ptr<HttpTransport> m_kubernetes_transport;
   std::unique_ptr<HttpTransport> m_notify_transport;
@@ -108,8 +111,9 @@ private:
 
 } // namespace
 
-std::unique_ptr<World> World::build(const Config& config, Logger& log, const Clock& clock) {
-  return std::make_unique<OwnedWorld>(config, log, clock);
+std::unique_ptr<World> World::build(const Config& config, Logger& log, const Clock& clock,
+                                    Deadline deadline) {
+  return std::make_unique<OwnedWorld>(config, log, clock, deadline);
 }
 
 } // namespace afk
