@@ -6,8 +6,14 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <cstdlib>
 #include <iostream>
+#include <mutex>
 #include <string>
+#include <thread>
 
 namespace afk::cli {
 
@@ -16,6 +22,52 @@ namespace {
 struct TickOptions {
   bool dry_run = false;
 };
+
+// Ends the process when a tick runs past its deadline by more than a grace period. The
+// deadline stops every HTTP request, but not what cannot be interrupted from outside (a git
+// fetch from a server that stopped answering: libgit2 1.5 has no network timeout), and that
+// must not hold the CronJob's slot. Every step of a tick is crash-safe
+// (tests/cli/test_failpoints.cpp), so ending here leaves what a kill would leave, and the
+// next tick goes on from it.
+class Watchdog {
+public:
+  Watchdog(Logger& log, std::chrono::milliseconds limit)
+      : m_thread([this, &log, limit] {
+        std::unique_lock lock(m_mutex);
+        if (m_done.wait_for(lock, limit, [this] { return m_finished; })) {
+          return;
+        }
+        log.error("tick_overran", {{"limit", format_duration(std::chrono::ceil<Seconds>(limit))},
+                                   {"exit_code", std::to_string(k_exit_temporary)}});
+        std::cerr << "afk: the tick ran past its deadline and was ended; the next tick "
+                     "continues from where it stopped\n"
+                  << std::flush;
+        std::_Exit(k_exit_temporary);
+      }) {}
+  ~Watchdog() {
+    {
+      const std::lock_guard lock(m_mutex);
+      m_finished = true;
+    }
+    m_done.notify_one();
+    m_thread.join();
+  }
+  Watchdog(const Watchdog&) = delete;
+  Watchdog& operator=(const Watchdog&) = delete;
+
+private:
+  std::mutex m_mutex;
+  std::condition_variable m_done;
+  bool m_finished = false;
+  std::thread m_thread; // last: starts once the members it uses exist
+};
+
+// How long past its deadline a tick may run before the watchdog ends it: a quarter of the
+// budget, at most a minute.
+std::chrono::milliseconds watchdog_limit(Seconds tick_timeout) {
+  const std::chrono::milliseconds budget = tick_timeout;
+  return budget + std::min<std::chrono::milliseconds>(budget / 4, std::chrono::minutes(1));
+}
 
 // "host:pid": who holds a run's lease, for people reading the record.
 std::string holder_name() {
@@ -80,6 +132,7 @@ int tick(Context& context, const TickOptions& options) {
     return k_exit_ok;
   }
   const Deadline deadline = Deadline::after(config.tick_timeout);
+  const Watchdog watchdog(*context.log, watchdog_limit(config.tick_timeout));
   const auto world = World::build(config, *context.log, context.clock, deadline);
   EnginePorts ports = world->ports();
   afk::TickOptions tick_options;

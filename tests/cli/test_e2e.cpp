@@ -8,6 +8,12 @@
 
 #include <gtest/gtest.h>
 
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <regex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -116,6 +122,61 @@ TEST_F(EndToEnd, a_t3_outage_mid_dispatch_is_resumed_by_the_next_tick) {
   EXPECT_EQ(record()->phase, Phase::dispatched);
   EXPECT_EQ(count_commands("project.create"), 1);
   EXPECT_EQ(count_commands("thread.create"), 1);
+  EXPECT_EQ(count_commands("thread.turn.start"), 1);
+}
+
+// A TCP port that takes connections (the kernel's backlog) and never answers: a git server
+// that stopped responding.
+class SilentServer {
+public:
+  SilentServer()
+      : m_fd(::socket(AF_INET, SOCK_STREAM, 0)) {
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t length = sizeof address;
+    auto* generic = reinterpret_cast<sockaddr*>(&address);
+    EXPECT_EQ(::bind(m_fd, generic, length), 0);
+    EXPECT_EQ(::listen(m_fd, 16), 0);
+    EXPECT_EQ(::getsockname(m_fd, generic, &length), 0);
+    m_port = ntohs(address.sin_port);
+  }
+  ~SilentServer() { ::close(m_fd); }
+  SilentServer(const SilentServer&) = delete;
+  SilentServer& operator=(const SilentServer&) = delete;
+  [[nodiscard]] int port() const { return m_port; }
+
+private:
+  int m_fd;
+  int m_port = 0;
+};
+
+TEST_F(EndToEnd, a_tick_stuck_past_its_deadline_is_ended_and_the_next_one_resumes) {
+  m_issue = m_github.open_issue(k_repo, "Add a health endpoint", "", {"ready-for-agent"}, "alice");
+  // The clone hangs on a git server that never answers; nothing but the watchdog ends it.
+  const SilentServer git_server;
+  const std::string stuck_config =
+      "tick_timeout = \"1s\"\n" +
+      std::regex_replace(config_text(), std::regex("clone_url = \"[^\"]*\""),
+                         "clone_url = \"http://127.0.0.1:" + std::to_string(git_server.port()) +
+                             "/{repo}.git\"");
+  const fs::path stuck_file = m_dir / "stuck.toml";
+  std::ofstream(stuck_file) << stuck_config;
+  const auto stuck = afk::test::run_process(
+      {AFK_BINARY, "tick", "--config", stuck_file.string()},
+      {{"PATH", "/usr/bin:/bin"}, {"HOME", m_dir.string()}, {"no_proxy", "*"}}, m_dir / "stuck");
+  EXPECT_EQ(stuck.exit_code, 75) << stuck.out << stuck.err;
+  EXPECT_NE(stuck.err.find("\"event\":\"tick_overran\""), std::string::npos) << stuck.err;
+  const auto claimed = record();
+  ASSERT_TRUE(claimed.has_value()) << "claimed before the clone";
+  EXPECT_EQ(claimed->phase, Phase::claimed);
+
+  // The git server is back (the usual origin): the next tick repairs the half-made
+  // checkout and dispatches the same run.
+  const auto resumed = afk_tick();
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+  EXPECT_EQ(record()->phase, Phase::dispatched) << resumed.out;
+  EXPECT_EQ(record()->run_id, claimed->run_id);
   EXPECT_EQ(count_commands("thread.turn.start"), 1);
 }
 
