@@ -13,7 +13,8 @@ constexpr const char* k_footer = R"(Exit codes:
   64  bad command line
   69  could not run: a part afk needs is not available
   70  internal error in afk
-  75  could not run now; the next run may succeed
+  75  could not run now, or a tick overran tick_timeout and ended itself;
+      the next run may succeed
   78  configuration invalid or unreadable
 
 Environment:
