@@ -202,6 +202,7 @@ protected:
     options.token_file = m_token_file;
     options.default_headers = {{"Accept", "application/json"}};
     options.retry = retry;
+    options.deadline = m_deadline;
     m_client = std::make_unique<afk::HttpClient>(
         *m_transport, options, m_log, m_clock, [this](milliseconds d) { m_waits.push_back(d); },
         42);
@@ -245,6 +246,7 @@ protected:
   FixedClock m_clock;
   std::vector<milliseconds> m_waits;
   std::vector<std::string> m_messages;
+  afk::Deadline m_deadline; ///< what client() gives the clients it builds
   std::unique_ptr<afk::HttpTransport> m_transport;
   std::unique_ptr<afk::HttpClient> m_client;
 };
@@ -584,6 +586,136 @@ TEST_F(Http, a_truncated_body_is_transient) {
   const auto e = failure([&] { (void)c.request("GET", "/cut"); });
   EXPECT_EQ(e.kind(), ErrorKind::transient);
   EXPECT_TRUE(contains(e.what(), "GET " + server.url() + "/cut: ")) << e.what();
+}
+
+// Answers from a script and keeps each request it was given, the timeout included.
+class ScriptedTransport final : public afk::HttpTransport {
+public:
+  explicit ScriptedTransport(std::vector<int> statuses)
+      : m_statuses(std::move(statuses)) {}
+
+  afk::HttpResponse send(const afk::HttpRequest& request) override {
+    const std::lock_guard lock(m_mutex);
+    m_sent.push_back(request);
+    afk::HttpResponse response;
+    response.status = m_statuses.at(std::min(m_sent.size(), m_statuses.size()) - 1);
+    return response;
+  }
+
+  [[nodiscard]] std::vector<afk::HttpRequest> sent() const {
+    const std::lock_guard lock(m_mutex);
+    return m_sent;
+  }
+
+private:
+  std::vector<int> m_statuses;
+  mutable std::mutex m_mutex;
+  std::vector<afk::HttpRequest> m_sent;
+};
+
+TEST_F(Http, no_attempt_starts_after_the_deadline) {
+  Loopback server([](const httplib::Request&, httplib::Response& res, int) {
+    res.set_content("ok", "text/plain");
+  });
+  m_deadline = afk::Deadline::after(0ms);
+  auto& c = client(server.url());
+  const auto e = failure([&] { (void)c.request("GET", "/items?token=abc"); });
+  EXPECT_EQ(e.kind(), ErrorKind::transient);
+  EXPECT_TRUE(contains(e.what(), "GET " + server.url() +
+                                     "/items: the deadline passed before attempt 1 could start"))
+      << e.what();
+  EXPECT_FALSE(contains(e.what(), "token=abc")) << e.what();
+  EXPECT_EQ(server.hits(), 0);
+  EXPECT_TRUE(m_waits.empty());
+}
+
+TEST_F(Http, each_attempt_is_bounded_by_what_is_left_of_the_deadline) {
+  ScriptedTransport transport({503, 200});
+  afk::HttpClientOptions options;
+  options.base_url = "http://127.0.0.1:1";
+  options.retry = quick_retry();
+  options.deadline = afk::Deadline::after(10s);
+  std::vector<milliseconds> waits;
+  afk::HttpClient c(transport, options, m_log, m_clock,
+                    [&](milliseconds d) { waits.push_back(d); });
+  EXPECT_EQ(c.request("GET", "/x").status, 200);
+  const auto sent = transport.sent();
+  ASSERT_EQ(sent.size(), 2U);
+  for (const auto& request : sent) {
+    EXPECT_GT(request.timeout, 9s);
+    EXPECT_LE(request.timeout, 10s);
+  }
+  EXPECT_EQ(waits.size(), 1U);
+
+  // Without a deadline the transport's own timeout applies.
+  ScriptedTransport unbounded_transport({200});
+  options.deadline = {};
+  afk::HttpClient unbounded(unbounded_transport, options, m_log, m_clock);
+  EXPECT_EQ(unbounded.request("GET", "/x").status, 200);
+  ASSERT_EQ(unbounded_transport.sent().size(), 1U);
+  EXPECT_EQ(unbounded_transport.sent()[0].timeout, 0ms);
+}
+
+TEST_F(Http, a_retry_that_would_start_past_the_deadline_is_not_waited_for) {
+  Loopback server([](const httplib::Request&, httplib::Response& res, int) { res.status = 503; });
+  auto retry = quick_retry();
+  retry.initial_backoff = 2000ms; // the first wait is 1000-2000 ms
+  retry.max_backoff = 4000ms;
+  m_deadline = afk::Deadline::after(900ms);
+  auto& c = client(server.url(), retry);
+  const auto e = failure([&] { (void)c.request("GET", "/down?page=2"); });
+  EXPECT_EQ(e.kind(), ErrorKind::transient);
+  EXPECT_TRUE(contains(e.what(), "GET " + server.url() + "/down: HTTP 503 (1 attempt)"))
+      << e.what();
+  EXPECT_TRUE(contains(e.what(), "would start past the deadline")) << e.what();
+  EXPECT_EQ(server.hits(), 1);
+  EXPECT_TRUE(m_waits.empty());
+}
+
+TEST_F(Http, a_retry_after_that_ends_past_the_deadline_fails_at_once) {
+  Loopback server([](const httplib::Request&, httplib::Response& res, int) {
+    res.status = 429;
+    res.set_header("Retry-After", "2");
+  });
+  m_deadline = afk::Deadline::after(1500ms);
+  auto& c = client(server.url());
+  const auto e = failure([&] { (void)c.request("GET", "/busy"); });
+  EXPECT_EQ(e.kind(), ErrorKind::transient);
+  EXPECT_TRUE(contains(e.what(), "HTTP 429 (1 attempt); not retried: the retry in 2000 ms"))
+      << e.what();
+  EXPECT_EQ(server.hits(), 1);
+  EXPECT_TRUE(m_waits.empty());
+}
+
+TEST_F(Http, the_deadline_cuts_a_slow_answer_short_and_says_so) {
+  Loopback server([](const httplib::Request&, httplib::Response& res, int) {
+    std::this_thread::sleep_for(800ms);
+    res.set_content("late", "text/plain");
+  });
+  m_deadline = afk::Deadline::after(200ms); // the transport alone would wait 30 s
+  auto& c = client(server.url());
+  const auto started = std::chrono::steady_clock::now();
+  const auto e = failure([&] { (void)c.request("GET", "/slow"); });
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 5 * 200ms);
+  EXPECT_EQ(e.kind(), ErrorKind::transient);
+  EXPECT_TRUE(contains(e.what(), "GET " + server.url() + "/slow: Timeout")) << e.what();
+  // Cut at the deadline, or a hair before it with no time left for a retry.
+  EXPECT_TRUE(contains(e.what(), "(1 attempt)")) << e.what();
+  EXPECT_TRUE(contains(e.what(), "deadline")) << e.what();
+  EXPECT_TRUE(m_waits.empty());
+}
+
+TEST_F(Http, a_post_cut_short_by_the_deadline_is_not_repeated) {
+  Loopback server([](const httplib::Request&, httplib::Response& res, int) {
+    std::this_thread::sleep_for(800ms);
+    res.status = 201;
+  });
+  m_deadline = afk::Deadline::after(200ms);
+  auto& c = client(server.url());
+  const auto e = failure([&] { (void)c.request("POST", "/items", "{}"); });
+  EXPECT_EQ(e.kind(), ErrorKind::transient);
+  EXPECT_TRUE(contains(e.what(), "POST " + server.url() + "/items: Timeout")) << e.what();
+  EXPECT_EQ(server.hits(), 1);
 }
 
 TEST_F(Http, get_pages_follows_link_next_to_the_last_page) {

@@ -4,7 +4,9 @@
 #include <afk/error.hpp>
 #include <afk/http.hpp>
 
+#include <algorithm>
 #include <array>
+#include <chrono>
 #include <cstddef>
 #include <memory>
 #include <string>
@@ -232,7 +234,9 @@ private:
     set_option(easy, CURLOPT_FOLLOWLOCATION, 0L);
     set_option(easy, CURLOPT_CONNECTTIMEOUT_MS,
                static_cast<long>(m_options.connect_timeout.count()));
-    set_option(easy, CURLOPT_TIMEOUT_MS, static_cast<long>(m_options.total_timeout.count()));
+    // Covers the whole transfer, so a server that accepts and never answers, or drips its
+    // answer a byte at a time, is cut off all the same.
+    set_option(easy, CURLOPT_TIMEOUT_MS, static_cast<long>(total_timeout(request).count()));
     set_option(easy, CURLOPT_SSL_VERIFYPEER, 1L);
     set_option(easy, CURLOPT_SSL_VERIFYHOST, 2L);
     if (!m_options.ca_bundle.empty()) {
@@ -260,6 +264,16 @@ private:
       set_option(easy, CURLOPT_POSTFIELDS, request.body.c_str());
       set_option(easy, CURLOPT_CUSTOMREQUEST, request.method.c_str());
     }
+  }
+
+  // The smaller of the request's own bound and the transport's; zero on either side means
+  // "none from this side" (libcurl reads zero as no timeout at all).
+  [[nodiscard]] std::chrono::milliseconds total_timeout(const HttpRequest& request) const {
+    const std::chrono::milliseconds own = m_options.total_timeout;
+    if (request.timeout <= std::chrono::milliseconds{0}) {
+      return own;
+    }
+    return own <= std::chrono::milliseconds{0} ? request.timeout : std::min(own, request.timeout);
   }
 
   CurlOptions m_options;

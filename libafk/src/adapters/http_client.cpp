@@ -335,24 +335,42 @@ struct HttpClient::Impl {
     return checked(std::move(sent), request.method, what, how);
   }
 
-  Sent send_with_retries(const HttpRequest& request, const std::string& what,
+  Sent send_with_retries(HttpRequest& request, const std::string& what,
                          const HttpClient::RequestOptions& how) {
     const bool idempotent = how.retry_unsafe || is_idempotent(request.method);
     const int max_attempts = std::max(1, options.retry.max_attempts);
+    const Deadline& deadline = options.deadline;
     for (int attempt = 1;; ++attempt) {
       const bool last = !idempotent || attempt >= max_attempts;
+      if (deadline.expired()) {
+        throw Error(ErrorKind::transient, what + ": the deadline passed before attempt " +
+                                              std::to_string(attempt) + " could start");
+      }
+      // Zero would mean "the transport's own"; a deadline a hair away still bounds the attempt.
+      request.timeout =
+          deadline.bounded() ? std::max(milliseconds{1}, deadline.remaining()) : milliseconds{0};
       HttpResponse response;
       try {
         response = transport.send(request);
       } catch (const Error& error) {
-        if (error.kind() != ErrorKind::transient || !idempotent) {
+        if (error.kind() != ErrorKind::transient) {
+          throw;
+        }
+        const std::string tries = " (" + attempts_text(attempt) + ")";
+        if (deadline.expired()) {
+          throw Error(ErrorKind::transient,
+                      std::string(error.what()) + ": the deadline passed" + tries);
+        }
+        if (!idempotent) {
           throw;
         }
         if (last) {
           throw Error(ErrorKind::transient, std::string(error.what()) + " (gave up after " +
-                                                std::to_string(attempt) + " attempts)");
+                                                attempts_text(attempt) + ")");
         }
-        pause(request, attempt, {"error", error.what()}, backoff(attempt));
+        const milliseconds wait = backoff(attempt);
+        refuse_past_deadline(wait, std::string(error.what()), attempt);
+        pause(request, attempt, {"error", error.what()}, wait);
         continue;
       }
       const bool passed = std::find(how.pass_statuses.begin(), how.pass_statuses.end(),
@@ -361,17 +379,32 @@ struct HttpClient::Impl {
         return {std::move(response), attempt};
       }
       const Timestamp now = clock.now();
-      const auto wait = requested_wait(response, now);
-      if (wait && *wait > std::chrono::ceil<Seconds>(options.retry.max_wait)) {
-        throw Error(ErrorKind::transient,
-                    what + ": rate limited until " + format_timestamp(now + *wait) + " (HTTP " +
-                        std::to_string(response.status) + "), later than afk waits for");
+      const auto asked = requested_wait(response, now);
+      const std::string status = std::to_string(response.status);
+      if (asked && *asked > std::chrono::ceil<Seconds>(options.retry.max_wait)) {
+        throw Error(ErrorKind::transient, what + ": rate limited until " +
+                                              format_timestamp(now + *asked) + " (HTTP " + status +
+                                              "), later than afk waits for");
       }
       if (last) {
         return {std::move(response), attempt};
       }
-      pause(request, attempt, {"status", std::to_string(response.status)},
-            wait ? milliseconds{*wait} : backoff(attempt));
+      const milliseconds wait = asked ? milliseconds{*asked} : backoff(attempt);
+      refuse_past_deadline(wait, what + ": HTTP " + status, attempt);
+      pause(request, attempt, {"status", status}, wait);
+    }
+  }
+
+  static std::string attempts_text(int attempts) {
+    return std::to_string(attempts) + (attempts == 1 ? " attempt" : " attempts");
+  }
+
+  // A retry that could only start after the deadline is not waited for.
+  void refuse_past_deadline(milliseconds wait, const std::string& cause, int attempt) const {
+    if (options.deadline.bounded() && wait >= options.deadline.remaining()) {
+      throw Error(ErrorKind::transient,
+                  cause + " (" + attempts_text(attempt) + "); not retried: the retry in " +
+                      std::to_string(wait.count()) + " ms would start past the deadline");
     }
   }
 
