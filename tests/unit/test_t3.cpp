@@ -185,6 +185,15 @@ TEST(T3Wire, error_summaries_read_t3_error_bodies) {
   EXPECT_EQ(afk::t3_wire::error_summary(R"({"_tag":"HttpApiSchemaError","message":"x"})"), "");
 }
 
+TEST(T3Wire, an_error_summary_is_one_bounded_line_whatever_the_server_says) {
+  const std::string lying = R"({"code":"internal","reason":"line one\nline two\u0007)" +
+                            std::string(100'000, 'x') + R"("})";
+  const std::string summary = afk::t3_wire::error_summary(lying);
+  EXPECT_LE(summary.size(), afk::t3_wire::k_max_error_summary_bytes);
+  EXPECT_EQ(summary.rfind("internal: line one line two", 0), 0U) << summary;
+  EXPECT_EQ(summary.find_first_of("\n\a"), std::string::npos);
+}
+
 // --- Reading --------------------------------------------------------------------------
 
 TEST(T3Read, times_keep_milliseconds_and_round_trip) {

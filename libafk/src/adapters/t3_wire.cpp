@@ -4,6 +4,7 @@
 #include "adapters/tracker_json.hpp"
 
 #include <afk/error.hpp>
+#include <afk/prompt.hpp>
 
 #include <nlohmann/json.hpp>
 
@@ -467,7 +468,8 @@ std::string error_summary(std::string_view body) {
   }
   const std::string more =
       !field("requiredScope").empty() ? field("requiredScope") : field("reason");
-  return more.empty() ? code : code + ": " + more;
+  // The server's words go into errors and logs: one clean line of bounded length.
+  return one_line(more.empty() ? code : code + ": " + more, k_max_error_summary_bytes);
 }
 
 } // namespace t3_wire

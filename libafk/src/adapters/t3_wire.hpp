@@ -10,6 +10,7 @@
 
 #include <afk/t3.hpp>
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -48,7 +49,9 @@ inline constexpr std::size_t k_max_message_bytes = 120'000;
 [[nodiscard]] T3AuthSession parse_auth_session(std::string_view body);
 
 /// T3's error body ({"_tag","code","reason","requiredScope",…}): `code`, and `reason` or
-/// `requiredScope` after a colon; "" when the body is empty or not such an object.
+/// `requiredScope` after a colon, as one sanitized line of at most k_max_error_summary_bytes
+/// (one_line); "" when the body is empty or not such an object. Never throws.
+inline constexpr std::size_t k_max_error_summary_bytes = 300;
 [[nodiscard]] std::string error_summary(std::string_view body);
 
 } // namespace afk::t3_wire
