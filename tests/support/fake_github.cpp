@@ -785,7 +785,8 @@ struct FakeGitHub::State {
     }
     const std::lock_guard lock(mutex);
     answer(req, res);
-    received.push_back(Received{req.method, req.target, req.body, res.status});
+    received.push_back(Received{
+        req.method, req.target, req.body, res.status, {req.headers.begin(), req.headers.end()}});
   }
 
   void answer(const httplib::Request& req, httplib::Response& res) {
@@ -1500,11 +1501,12 @@ void FakeGitHub::label_issue(const std::string& repo, std::int64_t number, const
 }
 
 void FakeGitHub::label_issue_via_app(const std::string& repo, std::int64_t number,
-                                     const std::string& label, const std::string& app_slug) {
+                                     const std::string& label, const std::string& app_slug,
+                                     const std::string& on_behalf_of) {
   const std::lock_guard lock(m_state->mutex);
   Repo& r = m_state->repo(repo);
-  const std::string actor = app_slug + "[bot]";
-  (void)m_state->user(actor, true);
+  const std::string actor = on_behalf_of.empty() ? app_slug + "[bot]" : on_behalf_of;
+  (void)m_state->user(actor, on_behalf_of.empty());
   m_state->apply_label(r, m_state->issue(r, number), label, actor, app_slug);
 }
 

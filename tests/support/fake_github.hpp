@@ -117,9 +117,10 @@ public:
   void label_issue(const std::string& repo, std::int64_t number, const std::string& label,
                    const std::string& actor, bool actor_is_bot = false);
   /// As label_issue, done by GitHub App `app_slug`: actor "<slug>[bot]" (type Bot) and
-  /// performed_via_github_app set.
+  /// performed_via_github_app set. With `on_behalf_of`, the app acted with that user's
+  /// user-to-server token: the actor is that user (type User), performed_via_github_app is set.
   void label_issue_via_app(const std::string& repo, std::int64_t number, const std::string& label,
-                           const std::string& app_slug);
+                           const std::string& app_slug, const std::string& on_behalf_of = "");
   void unlabel_issue(const std::string& repo, std::int64_t number, const std::string& label,
                      const std::string& actor = "alice");
   void close_issue(const std::string& repo, std::int64_t number, const std::string& actor = "alice",
@@ -190,6 +191,7 @@ public:
     std::string target; ///< path and query, as sent
     std::string body;
     int status = 0;
+    std::vector<std::pair<std::string, std::string>> headers; ///< as sent, in order
   };
   [[nodiscard]] std::vector<Received> requests() const; ///< in order, with the status answered
   [[nodiscard]] std::size_t request_count() const;
