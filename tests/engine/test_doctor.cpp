@@ -120,8 +120,8 @@ url = ")" + m_t3->url() + R"("
 token_file = ")" + (m_dir / "t3-token").string() +
                              "\"\n" +
                              (m_pin.empty() ? "" : "server_version = \"" + m_pin + "\"\n") +
-                             R"(runtime_mode = "full-access"
-[git]
+                             "runtime_mode = \"full-access\"\n" +
+                             (m_plain_http ? "allow_plain_http = true\n" : "") + R"([git]
 root = ")" + (m_dir / "checkouts").string() +
                              R"("
 clone_url = "file://)" + (m_dir / "origin").string() +
@@ -181,6 +181,7 @@ default_branch = "main"
   afk::NullLogger m_log;
   afk::SystemClock m_clock;
   std::string m_pin = "0.0.27";
+  bool m_plain_http = false;
   std::string m_tracker_token = "gh-token";
   std::string m_extra_toml;
   int m_sleeps = 0;
@@ -269,6 +270,14 @@ TEST_F(Doctor, a_server_off_the_pin_warns) {
   checks = doctor();
   EXPECT_EQ(find(checks, "t3 server").status, Status::warn);
   EXPECT_TRUE(contains(find(checks, "t3 server").detail, "t3.server_version is not set"));
+}
+
+TEST_F(Doctor, plain_http_to_t3_by_permission_still_warns) {
+  m_plain_http = true; // as the Kubernetes ConfigMap does for T3's in-cluster Service
+  const auto checks = doctor();
+  EXPECT_EQ(find(checks, "t3 server").status, Status::warn);
+  EXPECT_TRUE(contains(find(checks, "t3 server").detail, "unencrypted"))
+      << find(checks, "t3 server").detail;
 }
 
 TEST_F(Doctor, an_unreadable_secret_fails_without_stopping_the_other_checks) {

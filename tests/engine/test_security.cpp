@@ -687,6 +687,11 @@ TEST(TlsConfig, tokens_go_over_plain_http_only_to_loopback) {
   }
   EXPECT_FALSE(accepted("[git]\nclone_url = \"http://git.example.com/{repo}.git\"\n"
                         "token_file = \"/run/secrets/git\"\n"));
+  // T3 usually sits behind a cluster Service without TLS: allowed only when said so.
+  EXPECT_FALSE(accepted("[t3]\nurl = \"http://t3.afk.svc:3773\"\n"));
+  EXPECT_TRUE(accepted("[t3]\nurl = \"http://t3.afk.svc:3773\"\nallow_plain_http = true\n"));
+  EXPECT_TRUE(accepted("[t3]\nurl = \"https://t3.example.com\"\n"));
+  EXPECT_TRUE(accepted("[t3]\nurl = \"http://127.0.0.1:3773\"\n"));
 }
 
 } // namespace

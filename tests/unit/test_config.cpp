@@ -63,7 +63,7 @@ constexpr const char* k_credentials = R"(
 token_file = "/run/secrets/tracker"
 login = "afk-bot"
 [t3]
-url = "http://t3:3773"
+url = "https://t3:3773"
 token_file = "/run/secrets/t3"
 )";
 
@@ -170,7 +170,7 @@ trusted_permission = "maintain"
 api_version = "v1"
 web_url = "https://codeberg.org"
 [t3]
-url = "http://t3:3773"
+url = "https://t3:3773"
 token_file = "/run/secrets/t3"
 server_version = "0.4.2"
 runtime_mode = "approval-required"
@@ -235,7 +235,7 @@ kubernetes_deployments = ["shop-web"]
                                 "/run/secrets/tracker", "afk-bot", afk::Permission::maintain, "v1",
                                 "https://codeberg.org"}));
   EXPECT_EQ(config.t3,
-            (afk::T3Config{"http://t3:3773", "/run/secrets/t3", "http://t3:3773", "0.4.2",
+            (afk::T3Config{"https://t3:3773", "/run/secrets/t3", "https://t3:3773", "0.4.2",
                            afk::ModelSelection{"codex_2", "gpt-5"}, "approval-required"}));
   EXPECT_EQ(config.git, (afk::GitConfig{"/srv/afk", "https://codeberg.org/{repo}.git",
                                         "/run/secrets/git", "bot/afk-", "Run-Id", 500ULL << 20U}));
@@ -270,9 +270,9 @@ TEST(Config, unset_repo_overrides_stay_unset) {
 }
 
 TEST(Config, t3_web_url_defaults_to_url) {
-  EXPECT_EQ(afk::parse_config("[t3]\nurl = \"http://t3:1\"", k_source, {}).t3.web_url,
-            "http://t3:1");
-  EXPECT_EQ(afk::parse_config("[t3]\nurl = \"http://t3:1\"\nweb_url = \"https://t3.example\"",
+  EXPECT_EQ(afk::parse_config("[t3]\nurl = \"https://t3:1\"", k_source, {}).t3.web_url,
+            "https://t3:1");
+  EXPECT_EQ(afk::parse_config("[t3]\nurl = \"https://t3:1\"\nweb_url = \"https://t3.example\"",
                               k_source, {})
                 .t3.web_url,
             "https://t3.example");
@@ -833,10 +833,10 @@ TEST(Config, urls_carrying_secrets_are_rejected_without_echo) {
 
 TEST(Config, url_schemes_compare_ignoring_case_and_are_stored_lower_case) {
   const Config config = afk::parse_config(
-      "[tracker]\napi_url = \"HTTPS://Api.Example.com/v3\"\n[t3]\nurl = \"Http://t3:3773\"",
+      "[tracker]\napi_url = \"HTTPS://Api.Example.com/v3\"\n[t3]\nurl = \"Http://127.0.0.1:3773\"",
       k_source, {});
   EXPECT_EQ(config.tracker.api_url, "https://Api.Example.com/v3");
-  EXPECT_EQ(config.t3.url, "http://t3:3773");
+  EXPECT_EQ(config.t3.url, "http://127.0.0.1:3773");
 }
 
 TEST(Config, urls_need_a_host_and_a_valid_port) {
@@ -889,10 +889,15 @@ TEST(Config, token_bearing_urls_need_https_except_on_loopback) {
       EXPECT_NO_THROW((void)afk::parse_config(text(url), k_source, {}));
     }
   }
-  // t3.url may stay plain http (an in-cluster service), as may web_url (no token).
-  EXPECT_NO_THROW((void)afk::parse_config(
-      "[t3]\nurl = \"http://t3.afk.svc:3773\"\n[tracker]\nweb_url = \"http://forge\"", k_source,
-      {}));
+  // t3.url may be plain http when said so (an in-cluster Service); web_url always (no token).
+  EXPECT_NO_THROW((void)afk::parse_config("[t3]\nurl = \"http://t3.afk.svc:3773\"\n"
+                                          "allow_plain_http = true\n[tracker]\n"
+                                          "web_url = \"http://forge\"",
+                                          k_source, {}));
+  EXPECT_EQ(problems_of("[t3]\nurl = \"http://t3.afk.svc:3773\""),
+            "t.toml:2:7: t3.url: expected " + secure +
+                ", or t3.allow_plain_http = true when the network to T3 is trusted (a cluster "
+                "Service): the T3 token would cross it unencrypted");
 }
 
 TEST(Config, clone_url_needs_https_when_a_git_token_is_sent) {
@@ -1068,7 +1073,7 @@ web_url = "https://forgejo.example"
 token_file = "/run/secrets/tracker"
 login = "afk-bot"
 [t3]
-url = "http://t3:3773"
+url = "https://t3:3773"
 token_file = "/run/secrets/t3"
 [git]
 clone_url = "https://forgejo.example/{repo}.git"

@@ -82,6 +82,9 @@ struct T3Config {
   std::string server_version; ///< pin; a different server version is reported
   ModelSelection model;
   std::string runtime_mode = "full-access";
+  /// url may be plain http:// to a host other than this machine (a cluster Service): the
+  /// token then crosses that network unencrypted, so it takes saying so.
+  bool allow_plain_http = false;
   bool operator==(const T3Config&) const = default;
 };
 

@@ -1207,10 +1207,17 @@ void read_t3(Section& s, T3Config& t3) {
   s.key("web_url", t3.web_url, url);
   s.key("server_version", t3.server_version, non_empty);
   s.key("runtime_mode", t3.runtime_mode, k_runtime_mode);
+  s.key("allow_plain_http", t3.allow_plain_http, boolean);
   s.table("model", [&](Section& m) {
     m.key("instance_id", t3.model.instance_id, k_slug);
     m.key("model", t3.model.model, non_empty);
   });
+  if (!t3.url.empty() && !t3.allow_plain_http && !is_secure_url(t3.url)) {
+    s.problem(s.region("url"), "url",
+              "expected " + std::string(k_secure_url) +
+                  ", or t3.allow_plain_http = true when the network to T3 is trusted (a cluster "
+                  "Service): the T3 token would cross it unencrypted");
+  }
 }
 
 void read_git(Section& s, GitConfig& git, TrackerKind tracker_kind) {

@@ -331,6 +331,11 @@ Check t3_server_check(const Config& config, EnginePorts& ports) {
     if (!compatibility.warning.empty()) {
       return warn(name, detail + ": " + compatibility.warning);
     }
+    if (config.t3.allow_plain_http && config.t3.url.starts_with("http://")) {
+      return warn(name, detail + ": t3.allow_plain_http is set, so the T3 token crosses the "
+                                 "network unencrypted; keep T3 behind a NetworkPolicy or serve "
+                                 "it over https");
+    }
     if (config.t3.server_version.empty()) {
       return warn(name, detail + ": t3.server_version is not set, so nothing pins the version "
                                  "afk was tested with");
