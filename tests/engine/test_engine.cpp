@@ -440,4 +440,22 @@ TEST_F(Engine, past_its_deadline_a_tick_leaves_the_work_for_the_next_one) {
   EXPECT_TRUE(next.repos[0].dispatched.has_value());
 }
 
+TEST_F(Engine, the_red_main_gate_is_read_only_when_an_issue_is_waiting) {
+  const auto reads_checks = [&] {
+    const auto requests = m_github.requests();
+    return std::any_of(requests.begin(), requests.end(), [](const auto& r) {
+      return r.target.find("/check-runs") != std::string::npos ||
+             r.target.find("/branches/") != std::string::npos;
+    });
+  };
+  m_issue = m_github.open_issue(k_repo, "Add a health endpoint", "", {}, "alice");
+  const auto idle = tick();
+  EXPECT_EQ(idle.repos[0].default_branch, afk::Verdict::unknown);
+  EXPECT_FALSE(reads_checks()) << "nothing labelled ready: no verdict read";
+  m_github.label_issue(k_repo, m_issue, "ready-for-agent", "alice");
+  const auto ready = tick();
+  EXPECT_TRUE(reads_checks());
+  EXPECT_TRUE(ready.repos[0].dispatched.has_value());
+}
+
 } // namespace

@@ -81,7 +81,9 @@ struct RunReport {
 struct RepoReport {
   RepoName repo;
   bool frozen = false;
-  Verdict default_branch = Verdict::unknown; ///< read only when a dispatch was possible
+  /// Read only when a dispatch was possible: the repository free and not frozen, and an issue
+  /// labelled ready (and not handed to a human); unknown otherwise.
+  Verdict default_branch = Verdict::unknown;
   std::vector<RunReport> runs;
   std::vector<IssueVerdict> queue; ///< why each afk-labelled issue is or is not running
   std::optional<IssueRef> dispatched;

@@ -616,9 +616,18 @@ std::string render_status_text(const StatusReport& report) {
       out << (run.error.empty() ? " (" + run.reason + ")" : " FAILED: " + run.error) << '\n';
     }
     if (!repo.frozen && repo.runs.empty()) {
+      // The tick reads the default branch only when an issue is waiting to run.
+      const bool waiting =
+          std::any_of(repo.queue.begin(), repo.queue.end(), [](const IssueVerdict& verdict) {
+            return verdict.reason != WaitReason::not_ready &&
+                   verdict.reason != WaitReason::awaiting_human &&
+                   verdict.reason != WaitReason::in_flight;
+          });
       out << "  default branch: "
-          << (repo.default_branch == Verdict::unknown ? std::string("unknown (unreadable or no CI)")
-                                                      : std::string(to_string(repo.default_branch)))
+          << (!waiting ? std::string("not checked (nothing is waiting to run)")
+              : repo.default_branch == Verdict::unknown
+                  ? std::string("unknown (unreadable or no CI)")
+                  : std::string(to_string(repo.default_branch)))
           << '\n';
     }
     if (repo.queue.empty()) {

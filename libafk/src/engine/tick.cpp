@@ -235,7 +235,12 @@ private:
         snapshot.issues.push_back(issue.summary);
       }
     }
-    if (in_flight.empty() && !report.frozen) {
+    // The red-main gate costs four requests; only an issue that could be dispatched needs it.
+    const bool waiting =
+        std::any_of(snapshot.issues.begin(), snapshot.issues.end(), [&](const IssueSummary& issue) {
+          return has_label(issue, labels.ready) && !has_label(issue, labels.human);
+        });
+    if (in_flight.empty() && !report.frozen && waiting) {
       report.default_branch = default_branch_verdict(repo);
       snapshot.default_branch = report.default_branch;
     }
@@ -284,12 +289,21 @@ private:
     }
   }
 
+  // The override, else the tracker's answer, read once per repository per tick.
   std::string default_branch(const RepoName& repo) {
     const auto overrides = m_config.repos.find(repo.canonical());
     if (overrides != m_config.repos.end() && overrides->second.default_branch) {
       return *overrides->second.default_branch;
     }
-    return m_ports.tracker.default_branch(repo);
+    {
+      const std::lock_guard lock(m_branches_mutex);
+      if (const auto known = m_branches.find(repo.canonical()); known != m_branches.end()) {
+        return known->second;
+      }
+    }
+    std::string branch = m_ports.tracker.default_branch(repo);
+    const std::lock_guard lock(m_branches_mutex);
+    return m_branches.emplace(repo.canonical(), std::move(branch)).first->second;
   }
 
   // ---- claiming ---------------------------------------------------------------------------
@@ -786,6 +800,8 @@ private:
   const TickOptions& m_options;
   std::string m_preamble;
   std::atomic<bool> m_deadline_passed{false};
+  std::mutex m_branches_mutex;
+  std::map<std::string, std::string> m_branches; ///< default branch by RepoName::canonical()
 };
 
 } // namespace
