@@ -8,6 +8,7 @@
 // transport's timeout or the deadline allows. The tick-level tests run whole ticks (World
 // and run_tick, as `afk tick` does) while T3 or the tracker misbehaves.
 #include "support/capturing_logger.hpp"
+#include "support/caught.hpp"
 #include "support/fake_github.hpp"
 #include "support/fake_t3.hpp"
 #include "support/fault_proxy.hpp"
@@ -188,25 +189,12 @@ protected:
 
   // Runs `call`, which must throw afk::Error, and keeps the message for the token check.
   template <class F> afk::Error failure(F&& call) {
-    try {
-      std::forward<F>(call)();
-    } catch (const afk::Error& e) {
-      m_messages.emplace_back(e.what());
-      return e;
-    }
-    ADD_FAILURE() << "expected an afk::Error";
-    return afk::Error(ErrorKind::permanent, "(nothing thrown)");
+    afk::Error error = afk::test::caught(std::forward<F>(call));
+    m_messages.emplace_back(error.what());
+    return error;
   }
 
-  [[nodiscard]] std::vector<afk::LogRecord> retries() const {
-    std::vector<afk::LogRecord> out;
-    for (const auto& record : m_log.records()) {
-      if (record.event == "http_retry") {
-        out.push_back(record);
-      }
-    }
-    return out;
-  }
+  [[nodiscard]] std::vector<afk::LogRecord> retries() const { return m_log.named("http_retry"); }
 
   [[nodiscard]] std::vector<milliseconds> waits() const {
     const std::lock_guard lock(m_mutex);

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include "support/capturing_logger.hpp"
+#include "support/caught.hpp"
 #include "support/loopback_server.hpp"
 
 #include <afk/error.hpp>
@@ -211,25 +212,12 @@ protected:
 
   // Runs `call`, which must throw afk::Error, and keeps the message for the leak check.
   template <class F> afk::Error failure(F&& call) {
-    try {
-      std::forward<F>(call)();
-    } catch (const afk::Error& e) {
-      m_messages.emplace_back(e.what());
-      return e;
-    }
-    ADD_FAILURE() << "expected an afk::Error";
-    return afk::Error(ErrorKind::permanent, "(nothing thrown)");
+    afk::Error error = afk::test::caught(std::forward<F>(call));
+    m_messages.emplace_back(error.what());
+    return error;
   }
 
-  [[nodiscard]] std::vector<afk::LogRecord> retries() const {
-    std::vector<afk::LogRecord> out;
-    for (const auto& record : m_log.records()) {
-      if (record.event == "http_retry") {
-        out.push_back(record);
-      }
-    }
-    return out;
-  }
+  [[nodiscard]] std::vector<afk::LogRecord> retries() const { return m_log.named("http_retry"); }
 
   static std::string field(const afk::LogRecord& record, std::string_view key) {
     for (const auto& f : record.fields) {

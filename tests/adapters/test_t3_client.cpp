@@ -3,6 +3,7 @@
 // the same commandId, error statuses and bodies as T3 sends them, feature detection of
 // /threads/{id}, preconditions checked before commands, and what never goes on the wire.
 #include "support/capturing_logger.hpp"
+#include "support/caught.hpp"
 #include "support/loopback_server.hpp"
 
 #include <afk/error.hpp>
@@ -119,14 +120,9 @@ protected:
   }
 
   template <class F> afk::Error failure(F&& call) {
-    try {
-      std::forward<F>(call)();
-    } catch (const afk::Error& e) {
-      EXPECT_EQ(std::string(e.what()).find(k_token), std::string::npos);
-      return e;
-    }
-    ADD_FAILURE() << "expected an afk::Error";
-    return afk::Error(ErrorKind::permanent, "(nothing thrown)");
+    afk::Error error = afk::test::caught(std::forward<F>(call));
+    EXPECT_EQ(std::string(error.what()).find(k_token), std::string::npos);
+    return error;
   }
 
   void serve(const httplib::Request& req, httplib::Response& res) {

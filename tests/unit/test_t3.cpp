@@ -4,6 +4,7 @@
 // ../shared/reference/t3-recorded-v0.0.27.md), and the liveness rules with every trap the
 // reference lists.
 #include "adapters/t3_wire.hpp"
+#include "support/caught.hpp"
 
 #include <afk/error.hpp>
 #include <afk/t3.hpp>
@@ -26,15 +27,7 @@ afk::T3Time at(std::string_view text) {
   return time.value_or(afk::T3Time{});
 }
 
-template <class F> afk::Error failure(F&& call) {
-  try {
-    std::forward<F>(call)();
-  } catch (const afk::Error& e) {
-    return e;
-  }
-  ADD_FAILURE() << "expected an afk::Error";
-  return afk::Error(ErrorKind::permanent, "(nothing thrown)");
-}
+using afk::test::caught;
 
 // --- Wire bodies ----------------------------------------------------------------------
 
@@ -136,13 +129,13 @@ TEST(T3Wire, responses_interrupts_and_lifecycle_commands_have_their_exact_shapes
 TEST(T3Wire, blank_ids_and_oversized_messages_are_refused_before_sending) {
   const auto t = at("2026-11-24T10:00:00Z");
   for (const std::string blank : {"", " ", "\t\n"}) {
-    const auto e = failure([&] { (void)afk::t3_wire::turn_interrupt(blank, "t-1", t); });
+    const auto e = caught([&] { (void)afk::t3_wire::turn_interrupt(blank, "t-1", t); });
     EXPECT_EQ(e.kind(), ErrorKind::permanent);
     EXPECT_NE(std::string(e.what()).find("commandId is blank"), std::string::npos) << e.what();
   }
-  const auto thread = failure([&] { (void)afk::t3_wire::thread_delete("c", " "); });
+  const auto thread = caught([&] { (void)afk::t3_wire::thread_delete("c", " "); });
   EXPECT_NE(std::string(thread.what()).find("threadId is blank"), std::string::npos);
-  const auto big = failure([&] {
+  const auto big = caught([&] {
     (void)afk::t3_wire::turn_start(
         {.command_id = "c",
          .thread_id = "t",
@@ -167,7 +160,7 @@ TEST(T3Wire, the_dispatch_answer_is_exactly_a_sequence) {
   EXPECT_EQ(afk::t3_wire::parse_sequence(R"({"sequence":75})"), 75);
   for (const std::string bad : {"", "{}", R"({"sequence":"75"})", R"({"sequence":-1})", "[75]",
                                 "<html>", R"({"sequence":1.5})"}) {
-    EXPECT_EQ(failure([&] { (void)afk::t3_wire::parse_sequence(bad); }).kind(), ErrorKind::protocol)
+    EXPECT_EQ(caught([&] { (void)afk::t3_wire::parse_sequence(bad); }).kind(), ErrorKind::protocol)
         << bad;
   }
 }
@@ -261,7 +254,7 @@ TEST(T3Read, bodies_that_are_not_t3_shapes_are_protocol_errors_naming_the_field)
       {R"({"snapshotSequence":-3,"projects":[],"threads":[]})", "negative"},
   };
   for (const auto& [body, expected] : cases) {
-    const auto e = failure([&] { (void)afk::parse_t3_snapshot(body); });
+    const auto e = caught([&] { (void)afk::parse_t3_snapshot(body); });
     EXPECT_EQ(e.kind(), ErrorKind::protocol) << body;
     EXPECT_NE(std::string(e.what()).find(expected), std::string::npos) << e.what();
     EXPECT_NE(std::string(e.what()).find("/api/orchestration/snapshot"), std::string::npos);
@@ -297,7 +290,7 @@ TEST(T3Read, environment_protocol_and_version_pin) {
       R"({"serverVersion":"0.1.0","orchestrationProtocolVersion":2})");
   EXPECT_EQ(future.protocol_version, 2);
   EXPECT_NE(afk::t3_compatibility(future, "").refusal.find("protocol 2"), std::string::npos);
-  EXPECT_EQ(failure([] { (void)afk::t3_wire::parse_environment(R"({"label":"x"})"); }).kind(),
+  EXPECT_EQ(caught([] { (void)afk::t3_wire::parse_environment(R"({"label":"x"})"); }).kind(),
             ErrorKind::protocol);
 }
 
