@@ -91,17 +91,7 @@ protected:
   }
 
   afk::test::ProcessResult git(const fs::path& where, std::vector<std::string> args) {
-    std::vector<std::string> argv{"/usr/bin/git", "-C", where.string()};
-    argv.insert(argv.end(), args.begin(), args.end());
-    const auto result = afk::test::run_process(argv,
-                                               {{"PATH", "/usr/bin:/bin"},
-                                                {"HOME", m_dir.string()},
-                                                {"GIT_AUTHOR_NAME", "Seed"},
-                                                {"GIT_AUTHOR_EMAIL", "seed@example.com"},
-                                                {"GIT_COMMITTER_NAME", "Seed"},
-                                                {"GIT_COMMITTER_EMAIL", "seed@example.com"},
-                                                {"GIT_CONFIG_NOSYSTEM", "1"}},
-                                               m_dir / "git-scratch");
+    const auto result = afk::test::run_git(where, args, m_dir, "Seed", "seed@example.com");
     EXPECT_EQ(result.exit_code, 0) << "git " << args.front() << ": " << result.err;
     return result;
   }

@@ -387,17 +387,8 @@ public:
   }
 
 private:
-  std::map<std::string, std::string> git_env() const {
-    return {{"PATH", "/usr/bin:/bin"},       {"HOME", m_options.dir.string()},
-            {"GIT_AUTHOR_NAME", "Agent"},    {"GIT_AUTHOR_EMAIL", "agent@example.com"},
-            {"GIT_COMMITTER_NAME", "Agent"}, {"GIT_COMMITTER_EMAIL", "agent@example.com"},
-            {"GIT_CONFIG_NOSYSTEM", "1"}};
-  }
-
   std::string git(const std::filesystem::path& where, std::vector<std::string> args) const {
-    std::vector<std::string> argv{"/usr/bin/git", "-C", where.string()};
-    argv.insert(argv.end(), args.begin(), args.end());
-    const ProcessResult result = run_process(argv, git_env(), m_options.dir / "git-scratch");
+    const ProcessResult result = run_git(where, args, m_options.dir, "Agent", "agent@example.com");
     if (result.exit_code != 0) {
       throw std::runtime_error("load world: git " + args.front() + " failed: " + result.err);
     }

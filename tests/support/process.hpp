@@ -79,4 +79,24 @@ inline ProcessResult run_process(const std::vector<std::string>& argv,
   return result;
 }
 
+// Runs /usr/bin/git -C `where` `args` as the person `name` <`email`>, with HOME `home`, no
+// system configuration and nothing else from this process's environment; output is kept
+// under `home`/git-scratch.
+inline ProcessResult run_git(const std::filesystem::path& where,
+                             const std::vector<std::string>& args,
+                             const std::filesystem::path& home, const std::string& name,
+                             const std::string& email) {
+  std::vector<std::string> argv{"/usr/bin/git", "-C", where.string()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return run_process(argv,
+                     {{"PATH", "/usr/bin:/bin"},
+                      {"HOME", home.string()},
+                      {"GIT_AUTHOR_NAME", name},
+                      {"GIT_AUTHOR_EMAIL", email},
+                      {"GIT_COMMITTER_NAME", name},
+                      {"GIT_COMMITTER_EMAIL", email},
+                      {"GIT_CONFIG_NOSYSTEM", "1"}},
+                     home / "git-scratch");
+}
+
 } // namespace afk::test

@@ -83,17 +83,7 @@ protected:
   void TearDown() override { fs::remove_all(m_dir); }
 
   afk::test::ProcessResult git(const fs::path& where, std::vector<std::string> args) {
-    std::vector<std::string> argv{"/usr/bin/git", "-C", where.string()};
-    argv.insert(argv.end(), args.begin(), args.end());
-    const auto result = afk::test::run_process(argv,
-                                               {{"PATH", "/usr/bin:/bin"},
-                                                {"HOME", m_dir.string()},
-                                                {"GIT_AUTHOR_NAME", "Agent"},
-                                                {"GIT_AUTHOR_EMAIL", "agent@example.com"},
-                                                {"GIT_COMMITTER_NAME", "Agent"},
-                                                {"GIT_COMMITTER_EMAIL", "agent@example.com"},
-                                                {"GIT_CONFIG_NOSYSTEM", "1"}},
-                                               m_dir / "git-scratch");
+    const auto result = afk::test::run_git(where, args, m_dir, "Agent", "agent@example.com");
     EXPECT_EQ(result.exit_code, 0) << "git " << args.front() << ": " << result.err;
     return result;
   }
