@@ -369,8 +369,9 @@ private:
                      .after = before.phase};
     try {
       const std::string branch = default_branch(before.issue.repo);
-      const RunRecord current = catch_up(before);
-      const RunEvidence evidence = gather(current, branch);
+      std::optional<T3ThreadRead> thread; // read once, for the catch-up and the evidence
+      const RunRecord current = catch_up(before, thread);
+      const RunEvidence evidence = gather(current, branch, thread);
       RunStep step = advance_run(current, evidence, m_config.limits);
       report.actions = step.actions;
       report.reason = step.reason;
@@ -387,7 +388,9 @@ private:
     return report;
   }
 
-  RunEvidence gather(const RunRecord& record, const std::string& default_branch) {
+  // `thread`: the record's thread as already read this tick, if it was.
+  RunEvidence gather(const RunRecord& record, const std::string& default_branch,
+                     const std::optional<T3ThreadRead>& thread = std::nullopt) {
     RunEvidence evidence{.now = m_ports.clock.now()};
     const std::string repo = record.issue.repo.full();
     if (record.phase != Phase::claimed) {
@@ -395,7 +398,8 @@ private:
         const T3TurnWatch watch{
             .message_id = turn_message_id(record.issue, record.attempt, record.turns),
             .previous_turn_id = record.turn_seen ? std::string() : record.last_turn_id};
-        evidence.agent = t3_agent_evidence(m_ports.t3.read_thread(record.thread_id), watch);
+        evidence.agent =
+            t3_agent_evidence(thread ? *thread : m_ports.t3.read_thread(record.thread_id), watch);
         detail::failpoint("watch.agent_read");
       } catch (const Error& error) {
         evidence.agent.state = AgentState::unknown;
@@ -488,7 +492,8 @@ private:
   // turn behind T3. afk's own message for the next turn, on the run's thread (or on the fix
   // thread that would have replaced a deleted one), says so; the record catches up, so the
   // attempt counts and the agent's work on it is judged as that turn's.
-  RunRecord catch_up(const RunRecord& record) {
+  // `thread` receives the returned record's thread as read here (left empty if unread).
+  RunRecord catch_up(const RunRecord& record, std::optional<T3ThreadRead>& thread) {
     if (record.phase == Phase::claimed || is_terminal(record.phase)) {
       return record; // a claimed run is dispatched again, with the same ids
     }
@@ -498,16 +503,7 @@ private:
              std::any_of(read.thread->messages.begin(), read.thread->messages.end(),
                          [&](const T3Message& message) { return message.id == next; });
     };
-    try {
-      std::string thread_id = record.thread_id;
-      T3ThreadRead read = m_ports.t3.read_thread(thread_id);
-      if (!read.thread) {
-        thread_id = derive_fix_thread_id(record.issue, record.attempt, record.fix_attempts + 1);
-        read = m_ports.t3.read_thread(thread_id);
-      }
-      if (!carries_next(read)) {
-        return record;
-      }
+    const auto caught_up_on = [&](const std::string& thread_id) {
       RunRecord caught_up = account_for_unrecorded_fix_turn(record, m_ports.clock.now());
       if (thread_id != record.thread_id) {
         caught_up.thread_id = thread_id;
@@ -518,6 +514,24 @@ private:
                                             {"run", record.run_id},
                                             {"turn", std::to_string(caught_up.turns)}});
       return caught_up;
+    };
+    try {
+      T3ThreadRead own = m_ports.t3.read_thread(record.thread_id);
+      if (carries_next(own)) {
+        thread = std::move(own);
+        return caught_up_on(record.thread_id);
+      }
+      if (!own.thread) {
+        const std::string fix_thread =
+            derive_fix_thread_id(record.issue, record.attempt, record.fix_attempts + 1);
+        T3ThreadRead fix = m_ports.t3.read_thread(fix_thread);
+        if (carries_next(fix)) {
+          thread = std::move(fix);
+          return caught_up_on(fix_thread);
+        }
+      }
+      thread = std::move(own);
+      return record;
     } catch (const Error&) {
       return record; // T3 unreadable: gather says so and the lifecycle waits
     }
